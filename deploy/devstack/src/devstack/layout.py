@@ -1,0 +1,58 @@
+"""Where things live and which ports a profile uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+TRAEFIK_DIR = REPO_ROOT / "deploy" / "traefik"
+
+# Profile `test` shifts every port so that `make test` runs beside a running `make dev`.
+_PORT_OFFSETS = {"dev": 0, "test": 10000}
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+
+    @property
+    def offset(self) -> int:
+        return _PORT_OFFSETS[self.name]
+
+    @property
+    def data_dir(self) -> Path:
+        return REPO_ROOT / ".data" / self.name
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def port(self, base: int) -> int:
+        return base + self.offset
+
+    @property
+    def edge_port(self) -> int:
+        return self.port(8000)
+
+    @property
+    def edge_internal_port(self) -> int:
+        return self.port(8080)
+
+    @property
+    def postgres_port(self) -> int:
+        return self.port(5433)
+
+    @property
+    def redis_port(self) -> int:
+        return self.port(6380)
+
+    @property
+    def edge_url(self) -> str:
+        return f"http://localhost:{self.edge_port}"
+
+
+def profile(name: str) -> Profile:
+    if name not in _PORT_OFFSETS:
+        raise SystemExit(f"unknown profile {name!r}; choose one of {sorted(_PORT_OFFSETS)}")
+    return Profile(name)

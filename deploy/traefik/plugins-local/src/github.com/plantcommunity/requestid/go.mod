@@ -1,0 +1,3 @@
+module github.com/plantcommunity/requestid
+
+go 1.22
