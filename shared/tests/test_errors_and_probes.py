@@ -55,7 +55,7 @@ async def test_unknown_route_and_wrong_method_use_the_envelope() -> None:
         missing = await client.get("/nope")
         wrong = await client.delete("/items")
 
-    assert missing.status_code == 404 and missing.json() == {"detail": "Not Found", "code": "not_found"}
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not found.", "code": "not_found"}
     assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
 
 

@@ -1,0 +1,8 @@
+"""Plant Community auth service: accounts, passwords and (later) tokens."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("auth-service")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"

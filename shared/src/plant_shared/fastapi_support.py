@@ -6,6 +6,7 @@ Needs the `fastapi` extra of this package.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Callable
 
 from fastapi import FastAPI, Request
@@ -39,6 +40,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if detail == HTTPStatus(exc.status_code).phrase:  # Starlette's bare phrase: make it a sentence
+            detail = detail.capitalize() + "."
         return JSONResponse(error_body(detail, default_code(exc.status_code)), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -17,6 +17,7 @@ class _ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
+        record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of the message
         record.request_id = current_request_id()
         return True
 

@@ -112,8 +112,8 @@ def set_up(profile: Profile, envs: dict[str, dict[str, str]], secrets: dict[str,
     for email, role, display_name, secret in DEMO_ACCOUNTS:
         _run_step(
             f"demo-{role}",
-            [PY, "-m", "auth_service.cli", "create-user", "--email", email, "--password", secrets[secret], "--role", role, "--display-name", display_name],
-            envs["auth"],
+            [PY, "-m", "auth_service.cli", "create-user", "--email", email, "--password-env", "DEMO_PASSWORD", "--role", role, "--display-name", display_name],
+            {**envs["auth"], "DEMO_PASSWORD": secrets[secret]},
             profile.log_dir,
         )
 

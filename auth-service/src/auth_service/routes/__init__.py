@@ -1,0 +1,1 @@
+"""HTTP routes, one module per concern, all under `/api/v1/auth/`."""
