@@ -107,3 +107,23 @@ async def test_a_slow_check_times_out_instead_of_hanging() -> None:
     ok, report = await run_checks({"slow": hangs}, timeout=0.05)
 
     assert not ok and report["slow"] == {"ok": False, "error": "TimeoutError"}
+
+
+async def test_routes_of_an_included_router_keep_their_prefix_in_the_label() -> None:
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+    @router.get("/plants/{plant_id}")
+    async def read_plant(plant_id: int) -> dict[str, int]:
+        return {"id": plant_id}
+
+    app = FastAPI()
+    app.include_router(router, prefix="/api/v1/garden")
+    instrument(app, service="svc-prefix", ready_checks=lambda _request: {})
+    async with await _client(app) as client:
+        await client.get("/api/v1/garden/plants/42")
+        metrics = (await client.get("/metrics")).text
+
+    labels = [line for line in metrics.splitlines() if line.startswith("http_requests_total{") and "svc-prefix" in line]
+    assert any('route="/api/v1/garden/plants/{plant_id}"' in line for line in labels), labels

@@ -28,6 +28,12 @@ def test_production_accepts_real_values_and_development_accepts_anything() -> No
     refuse_insecure_production(environment="development", debug=True, secrets={"key": ""})
 
 
+def test_vendor_credentials_have_no_length_floor_but_no_placeholders() -> None:
+    refuse_insecure_production(environment="production", debug=False, secrets={}, credentials={"plantnet_api_key": "2b10abcdefghijklmnopqrstu"})
+    with pytest.raises(InsecureSettingsError, match="X_PLANTNET_API_KEY must be set to the real API key"):
+        refuse_insecure_production(environment="production", debug=False, secrets={}, credentials={"plantnet_api_key": DEV_SECRET_MARKER + "k"}, env_prefix="X_")
+
+
 def test_log_records_are_json_with_service_and_request_id(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(service="svc", level="INFO")
     token = request_id_var.set("rid-42")

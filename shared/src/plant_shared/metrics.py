@@ -35,7 +35,18 @@ def route_template(scope: Scope) -> str:
         return str(template)
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return str(path) if path else UNMATCHED
+    if not path:
+        return UNMATCHED
+    # Routes of an included router carry their path without the include prefix; recover the
+    # prefix as what the concrete path has in front of the rendered route path.
+    try:
+        rendered = getattr(route, "path_format", path).format(**scope.get("path_params", {}))
+    except (KeyError, IndexError, ValueError):
+        return str(path)
+    concrete = scope.get("path", "")
+    if rendered != concrete and concrete.endswith(rendered):
+        return concrete[: len(concrete) - len(rendered)] + str(path)
+    return str(path)
 
 
 class ObservabilityMiddleware:

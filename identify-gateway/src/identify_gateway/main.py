@@ -1,0 +1,54 @@
+"""The gateway's ASGI app: `uvicorn identify_gateway.main:app`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from identify_gateway import __version__
+from identify_gateway.config import Settings, get_settings
+from identify_gateway.db import ping as ping_database
+from identify_gateway.resources import Resources, open_resources
+from identify_gateway.routes import API_PREFIX, health
+from plant_shared.fastapi_support import instrument
+from plant_shared.health import Check
+from plant_shared.logging import configure_logging
+
+SERVICE = "identify-gateway"
+
+
+def ready_checks(request: Request) -> dict[str, Check]:
+    """`/readyz` passes when the gateway's PostgreSQL and Redis both answer."""
+    resources: Resources = request.app.state.resources
+    return {"postgres": lambda: ping_database(resources.db_engine), "redis": resources.redis.ping}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; settings are read at startup (from the environment unless given), not at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = settings or get_settings()
+        configure_logging(service=SERVICE, level=active.log_level)
+        # httpx logs every request URL at INFO, and Pl@ntNet's API key travels in the query string.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        async with open_resources(active) as resources:
+            app.state.resources = resources
+            yield
+
+    app = FastAPI(
+        title="Plant Community identification gateway",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.include_router(health.router)
+    return instrument(app, service=SERVICE, ready_checks=ready_checks)
+
+
+app = create_app()
