@@ -41,6 +41,7 @@ def _logged_records(log_path: Path, request_id: str, *, timeout: float = 5.0) ->
 def test_edge_generates_a_request_id_when_absent(edge: httpx.Client, path: str, service: str) -> None:
     response = edge.get(path)
 
+    assert len(response.headers.get_list("x-request-id")) == 1
     assert re.fullmatch(UUID4, response.headers["x-request-id"])
 
 
@@ -50,7 +51,7 @@ def test_a_client_request_id_round_trips_and_is_logged(edge: httpx.Client, stack
 
     response = edge.get(path, headers={"X-Request-ID": request_id})
 
-    assert response.headers["x-request-id"] == request_id
+    assert response.headers.get_list("x-request-id") == [request_id]
     records = _logged_records(Path(stack_env("PLATFORM_LOG_DIR")) / f"{service}.log", request_id)
     assert records, f"{service} logged nothing with request id {request_id}"
     assert all(record["request_id"] == request_id and record["service"] == service for record in records)
@@ -58,7 +59,7 @@ def test_a_client_request_id_round_trips_and_is_logged(edge: httpx.Client, stack
 
 @pytest.mark.parametrize("bad_id", ["has spaces", "<script>", "x" * 200, "ünïcode"])
 def test_a_malformed_request_id_is_replaced(edge: httpx.Client, bad_id: str) -> None:
-    response = edge.get("/api/v1/auth/health/", headers={"X-Request-ID": bad_id.encode("utf-8").decode("latin-1")})
+    response = edge.get("/api/v1/auth/health/", headers={"X-Request-ID": bad_id.encode("utf-8")})
 
     assert response.headers["x-request-id"] != bad_id
     assert len(response.headers["x-request-id"]) == 36
@@ -72,3 +73,4 @@ def test_the_edge_access_log_carries_the_request_id(edge: httpx.Client, stack_en
     records = _logged_records(Path(stack_env("PLATFORM_LOG_DIR")) / "edge-access.log", request_id)
     assert records and records[0]["request_X-Request-Id"] == request_id
     assert records[0]["RouterName"].startswith("cms")
+

@@ -18,6 +18,7 @@ NAMES = (
     "postgres_gateway_password",
     "postgres_cms_password",
     "cms_secret_key",
+    "auth_key_encryption_key",
     "plant_id_api_key",
     "plantnet_api_key",
     "demo_editor_password",

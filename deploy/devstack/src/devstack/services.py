@@ -49,7 +49,12 @@ def environments(profile: Profile, pg: Postgres, redis: Redis, secrets: dict[str
             "AUTH_ENVIRONMENT": "development",
             "AUTH_DATABASE_URL": pg.url("auth", secrets["postgres_auth_password"], driver="psycopg"),
             "AUTH_REDIS_URL": f"{redis.url}/0",
+            "AUTH_DENYLIST_REDIS_URL": f"{redis.url}/4",
+            "AUTH_KEY_ENCRYPTION_KEY": secrets["auth_key_encryption_key"],
             "AUTH_PUBLIC_BASE_URL": profile.edge_url,
+            # Mail lands in a file: tests read password-reset links from it.
+            "AUTH_MAIL_BACKEND": "file",
+            "AUTH_MAIL_FILE_PATH": str(profile.data_dir / "mail.jsonl"),
         },
         "gateway": {
             **common,
@@ -135,7 +140,8 @@ def start_services(profile: Profile, envs: dict[str, dict[str, str]], supervisor
     web = [
         ("auth-service", _uvicorn("auth_service.main:app", ports.auth), envs["auth"], ports.auth, "/readyz"),
         ("identify-gateway", _uvicorn("identify_gateway.main:app", ports.gateway), envs["gateway"], ports.gateway, "/readyz"),
-        ("cms", _uvicorn("plant_cms.asgi:application", ports.cms), envs["cms"], ports.cms, "/readyz"),
+        # Django's ASGI handler has no lifespan support; say so instead of letting uvicorn probe.
+        ("cms", [*_uvicorn("plant_cms.asgi:application", ports.cms), "--lifespan", "off"], envs["cms"], ports.cms, "/readyz"),
         ("provider-standin", _uvicorn("devstack.provider_standin.app:app", ports.standin), envs["standin"], ports.standin, "/livez"),
     ]
     for name, argv, env, _, _ in web:

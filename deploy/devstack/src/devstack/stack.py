@@ -71,6 +71,8 @@ class Stack:
         env: dict[str, str] = {}
         for name in ("auth", "gateway", "cms", "standin"):
             env.update(self.envs[name])
+        # Each suite picks its own Django settings (or none); a global one would leak into all.
+        env.pop("DJANGO_SETTINGS_MODULE")
         ports = Ports.of(self.profile)
         env.update({
             "PLATFORM_EDGE_URL": self.profile.edge_url,

@@ -1,0 +1,1 @@
+"""The CMS's first app: the site's root page, the user model, probes, error envelope and route labels."""

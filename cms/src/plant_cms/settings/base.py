@@ -1,0 +1,181 @@
+"""Settings every environment shares. Everything deployment-specific comes from `CMS_*` variables;
+there is no default secret here (dev, test and production each decide what they accept)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from plant_shared.logging import configure_logging
+
+from plant_cms.settings import env
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent  # src/plant_cms
+BASE_DIR = PROJECT_DIR.parent.parent  # cms/
+
+SECRET_KEY = env.required("SECRET_KEY", "$(python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+DEBUG = env.flag("DEBUG", False)
+ALLOWED_HOSTS = env.listing("ALLOWED_HOSTS", [])
+
+# The one origin clients use (the edge); admin links, API URLs and CSRF origins derive from it.
+PUBLIC_BASE_URL = env.text("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+_public = urlsplit(PUBLIC_BASE_URL)
+CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
+
+# --- Applications -------------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "plant_cms.core",
+    "wagtail.contrib.redirects",
+    "wagtail.sites",
+    "wagtail.users",
+    "wagtail.snippets",
+    "wagtail.documents",
+    "wagtail.images",
+    "wagtail.search",
+    "wagtail.admin",
+    "wagtail",
+    "wagtail.api.v2",
+    "modelcluster",
+    "taggit",
+    "django_filters",  # the Wagtail admin's listing filters
+    "rest_framework",
+    "drf_spectacular",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    # First, so that its process_view labels the route before anything can short-circuit.
+    "plant_cms.core.middleware.RouteTemplateMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+]
+
+ROOT_URLCONF = "plant_cms.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# A project-owned user model from the first migration: swapping it later is a rewrite.
+AUTH_USER_MODEL = "core.User"
+LOGIN_URL = "wagtailadmin_login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Data stores --------------------------------------------------------------------------------
+
+DATABASES = {"default": env.database_from_url(env.required("DATABASE_URL", "postgresql://cms:<password>@127.0.0.1:5432/cms"))}
+# Fail fast when PostgreSQL is unreachable, so /readyz answers 503 instead of hanging.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
+if env.flag("DATABASE_POOL", True):
+    # Under ASGI every request runs its sync code in a fresh thread, so Django's per-thread persistent
+    # connections would never be reused: a process-wide psycopg pool is (CONN_MAX_AGE stays 0).
+    DATABASES["default"]["OPTIONS"].setdefault("pool", {"min_size": 1, "max_size": 10, "timeout": 5})
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": env.redis_url("REDIS_URL"),
+        "KEY_PREFIX": "cms",
+        # Seconds; a dead Redis must fail a request quickly, not stall it.
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Internationalisation -----------------------------------------------------------------------
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files and uploads -------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("STATIC_ROOT", BASE_DIR / "staticfiles")
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", BASE_DIR / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Security shared by every environment -------------------------------------------------------
+
+# Wagtail's live preview renders the page in an iframe of the admin itself.
+X_FRAME_OPTIONS = "SAMEORIGIN"
+SILENCED_SYSTEM_CHECKS = ["security.W019"]  # "X_FRAME_OPTIONS is not DENY": see the line above
+# Complex page models exceed Django's default of 1,000 fields per editor form.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+# --- Wagtail ------------------------------------------------------------------------------------
+
+WAGTAIL_SITE_NAME = "Plant Community"
+WAGTAILADMIN_BASE_URL = PUBLIC_BASE_URL
+# Absolute URLs in API responses (detail_url, download_url) point at the edge, not this process.
+WAGTAILAPI_BASE_URL = PUBLIC_BASE_URL
+WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+# Only document types editors need; anything else could be served back as active content.
+WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "rtf", "txt", "xlsx"]
+
+# --- Django REST framework ----------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "plant_cms.core.errors.envelope_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Editors signed in to the admin; platform tokens arrive with the auth integration.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Plant Community CMS API",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Wagtail's /api/v2/ endpoints are not described by serializers; document our own DRF endpoints.
+    "PREPROCESSING_HOOKS": ["plant_cms.core.openapi.only_platform_endpoints"],
+}
+
+# --- Logging ------------------------------------------------------------------------------------
+
+LOG_LEVEL = env.text("LOG_LEVEL", "INFO")
+# Django must not install its own handlers: one JSON handler on stdout, with service and request id.
+LOGGING_CONFIG = None
+configure_logging(service="cms", level=LOG_LEVEL)
+logging.captureWarnings(True)  # Python warnings become JSON log lines too
+# WhiteNoise and Wagtail's document view stream files with sync iterators; under ASGI Django copies
+# them in a thread, which is correct, only slower (production serves files from nginx).
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
