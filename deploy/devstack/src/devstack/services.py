@@ -160,7 +160,8 @@ def start_services(profile: Profile, envs: dict[str, dict[str, str]], supervisor
     ))
     for name, _, _, port, path in web:
         wait_until(lambda port=port, path=path: _http_ok(f"http://127.0.0.1:{port}{path}"), what=name, timeout=90, supervisor=supervisor)
-    wait_until(lambda: _http_ok(f"http://127.0.0.1:{profile.edge_internal_port}/ping"), what="traefik", timeout=30, supervisor=supervisor)
+    # /ping answers before the routes are loaded; a routed path answering 200 proves both.
+    wait_until(lambda: _http_ok(f"http://127.0.0.1:{profile.edge_port}/api/v1/auth/health/"), what="traefik routes", timeout=30, supervisor=supervisor)
     wait_until(
         lambda: subprocess.run([PY, "-m", "celery", "-A", "identify_gateway.worker", "inspect", "ping", "--timeout", "2"],
                                env=worker_env, cwd=REPO_ROOT, capture_output=True).returncode == 0,

@@ -1,0 +1,144 @@
+"""The edge's rules: only Traefik is published, nothing is exposed by default, and its configuration is mounted."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from tests.compose_rules.dockerfile import dockerfile_of, dockerfile_stages
+from tests.compose_rules.load import Compose, Problems
+from tests.compose_rules.readers import (
+    command_args,
+    container_to_host,
+    environment,
+    mounts,
+    networks_of,
+    published_container_ports,
+    services,
+    traefik_service,
+)
+
+
+def edge_problems(doc: Compose, static_config: dict[str, Any] | None) -> Problems:
+    """One way in: only Traefik publishes a port, and nothing is exposed by default."""
+    problems: Problems = []
+    edge = traefik_service(doc)
+    if edge is None:
+        return ["no traefik service"]
+    edge_name, edge_svc = edge
+    for name, svc in services(doc).items():
+        if name != edge_name and svc.get("ports"):
+            problems.append(f"{name}: publishes ports; only the edge ({edge_name}) may")
+    flags = {arg.split("=")[0].lower(): (arg.split("=", 1)[1] if "=" in arg else "true") for arg in command_args(edge_svc)}
+    docker_flags = [flag for flag in flags if flag.startswith("--providers.docker") or flag.startswith("--providers.swarm")]
+    docker_provider = bool(docker_flags) or any(key in ((static_config or {}).get("providers") or {}) for key in ("docker", "swarm"))
+    for prefix in ("--providers.docker", "--providers.swarm"):
+        if any(flag.startswith(prefix) for flag in docker_flags) and flags.get(f"{prefix}.exposedbydefault", "true").lower() != "false":
+            problems.append(f"{edge_name}: {prefix} without {prefix}.exposedByDefault=false exposes every container")
+    for key in ("docker", "swarm"):
+        provider = ((static_config or {}).get("providers") or {}).get(key)
+        if provider is not None and (provider or {}).get("exposedByDefault", True) is not False:
+            problems.append(f"traefik.yml: providers.{key} must set exposedByDefault: false")
+    # Services that believe any peer's X-Forwarded-For rely on the edge replacing the client's own.
+    believers = [name for name, svc in services(doc).items() if environment(svc).get("FORWARDED_ALLOW_IPS") == "*"]
+    for entry_point, spec in ((static_config or {}).get("entryPoints") or {}).items():
+        forwarded = (spec or {}).get("forwardedHeaders") or {}
+        if believers and (forwarded.get("insecure") or forwarded.get("trustedIPs")):
+            problems.append(f"traefik.yml: entry point {entry_point} passes clients' X-Forwarded-For on, but "
+                            f"{', '.join(believers)} trust it from any peer (FORWARDED_ALLOW_IPS=*)")
+    for name, svc in services(doc).items():
+        for mount in mounts(svc):
+            if mount["source"] and "docker.sock" in mount["source"]:
+                if name != edge_name or not docker_provider:
+                    problems.append(f"{name}: mounts the Docker socket (full control of the host) for no provider")
+                elif not mount["read_only"]:
+                    problems.append(f"{name}: mounts the Docker socket writable")
+    return problems
+
+
+def traefik_mount_problems(doc: Compose) -> Problems:
+    """The Traefik configuration the edge is told to read is mounted, and so is everything it names."""
+    edge = traefik_service(doc)
+    if edge is None:
+        return ["no traefik service"]
+    name, svc = edge
+    problems: Problems = []
+    config_args = [arg.split("=", 1)[1] for arg in command_args(svc) if arg.lower().startswith("--configfile=")]
+    if not config_args:
+        return [f"{name}: no --configFile=…: the static configuration would be whatever the image defaults to"]
+    found = container_to_host(svc, config_args[0])
+    if found is None:
+        return [f"{name}: --configFile={config_args[0]} is not mounted"]
+    static_path, mount = found
+    if not mount["read_only"]:
+        problems.append(f"{name}: {mount['target']} should be mounted read-only")
+    if not static_path.is_file():
+        return problems + [f"{name}: {config_args[0]} is mounted from {static_path}, which does not exist"]
+    static = yaml.safe_load(static_path.read_text()) or {}
+    workdir = PurePosixPath(svc.get("working_dir") or "/")
+
+    def resolve(path: str) -> str:
+        return str(PurePosixPath(path) if path.startswith("/") else workdir / path)
+
+    file_provider = (static.get("providers") or {}).get("file") or {}
+    dynamic_files: list[Path] = []
+    for key in ("directory", "filename"):
+        if key in file_provider:
+            found = container_to_host(svc, resolve(file_provider[key]))
+            if found is None:
+                problems.append(f"{name}: providers.file.{key} {file_provider[key]!r} resolves to {resolve(file_provider[key])}, which is not mounted")
+            elif not found[0].exists():
+                problems.append(f"{name}: providers.file.{key} is mounted from {found[0]}, which does not exist")
+            else:
+                if not found[1]["read_only"]:
+                    problems.append(f"{name}: {found[1]['target']} should be mounted read-only")
+                dynamic_files += sorted(found[0].glob("*.y*ml")) if found[0].is_dir() else [found[0]]
+    for plugin, spec in ((static.get("experimental") or {}).get("localPlugins") or {}).items():
+        # Traefik loads local plugins from ./plugins-local/src/<moduleName>, relative to its working directory.
+        where = resolve(f"plugins-local/src/{spec['moduleName']}")
+        found = container_to_host(svc, where)
+        if found is None or not found[0].is_dir():
+            problems.append(f"{name}: local plugin {plugin} must be mounted at {where}")
+    env = environment(svc)
+    for dynamic in dynamic_files:
+        for variable in sorted(set(re.findall(r'env\s+"([A-Za-z_][A-Za-z0-9_]*)"', dynamic.read_text()))):
+            value = env.get(variable)
+            if not value:
+                problems.append(f"{name}: {dynamic.name} reads {variable} from the environment, which compose does not set")
+            elif "://" in value:
+                problems += backend_url_problems(doc, name, variable, value)
+    entry_ports = {}
+    for entry_point, spec in (static.get("entryPoints") or {}).items():
+        port = re.search(r":(\d+)(?:/\w+)?$", str((spec or {}).get("address", "")))
+        if port:
+            entry_ports[entry_point] = int(port[1])
+    internal = {(static.get("ping") or {}).get("entryPoint"), ((static.get("metrics") or {}).get("prometheus") or {}).get("entryPoint")}
+    for port in published_container_ports(svc):
+        matching = [ep for ep, p in entry_ports.items() if p == port]
+        if not matching:
+            problems.append(f"{name}: publishes container port {port}, which no entry point listens on")
+        elif set(matching) & internal:
+            problems.append(f"{name}: publishes the internal entry point {matching[0]} (ping/metrics)")
+    return problems
+
+
+def backend_url_problems(doc: Compose, edge_name: str, variable: str, url: str) -> Problems:
+    match = re.fullmatch(r"https?://(?P<host>[^:/]+):(?P<port>\d+)/?", url)
+    if match is None:
+        return [f"{edge_name}: {variable}={url!r} is not http://<service>:<port>"]
+    host, port = match["host"], int(match["port"])
+    target = services(doc).get(host)
+    if target is None:
+        return [f"{edge_name}: {variable} points at {host}, which is not a service"]
+    problems: Problems = []
+    if not networks_of(target) & networks_of(services(doc)[edge_name]):
+        problems.append(f"{edge_name}: {variable} points at {host}, which shares no network with the edge")
+    dockerfile = dockerfile_of(target)
+    if dockerfile is not None and dockerfile.is_file():
+        exposed = {int(p.split("/")[0]) for keyword, args in dockerfile_stages(dockerfile.read_text())[-1] if keyword == "EXPOSE" for p in args.split()}
+        if port not in exposed:
+            problems.append(f"{edge_name}: {variable} uses port {port}, but {host}'s image exposes {sorted(exposed)}")
+    return problems
