@@ -1,4 +1,4 @@
-"""Glue for the FastAPI services: error envelope handlers, probes, metrics and request ids.
+"""Glue for the FastAPI services: error envelope handlers, probes, metrics, request ids, bearer tokens.
 
 Needs the `fastapi` extra of this package.
 """
@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Callable
+from typing import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plant_shared.errors import ApiError, default_code, error_body
 from plant_shared.health import Check, run_checks
 from plant_shared.metrics import ObservabilityMiddleware, render_metrics
 from plant_shared.request_id import RequestIdMiddleware
+from plant_shared.tokens import TOKEN_INVALID, Claims, TokenError, TokenVerifier, extract_bearer
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +83,119 @@ def instrument(app: FastAPI, *, service: str, ready_checks: ReadyChecks) -> Fast
     app.add_middleware(RequestIdMiddleware)  # added last = outermost: ids are bound before anything logs
     return app
 
+
+# --- bearer tokens ----------------------------------------------------------------------------
+
+VerifierGetter = Callable[[Request], TokenVerifier]
+ClaimsDependency = Callable[[Request], Awaitable[Claims | None]]
+
+_INVALID_TOKEN_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def token_error_to_api_error(exc: TokenError) -> ApiError:
+    """The envelope for a refused token: 401 with a Bearer challenge, or 503 when unverifiable."""
+    if exc.status == 503:
+        return ApiError(503, exc.detail, exc.code, headers={"Retry-After": "5"})
+    return ApiError(exc.status, exc.detail, exc.code, headers=dict(_INVALID_TOKEN_CHALLENGE))
+
+
+class PlatformBearer(HTTPBearer):
+    """A FastAPI dependency yielding the verified `Claims` of `Authorization: Bearer <token>`.
+
+    Also a security scheme, so the routes using it show the bearer requirement in OpenAPI.
+    Build it with `bearer_claims`. The claims are also left in `request.state.token_claims`.
+    """
+
+    def __init__(self, verifier_getter: VerifierGetter, *, required: bool, missing_detail: str) -> None:
+        super().__init__(
+            bearerFormat="JWT", scheme_name="PlatformBearer", description="Access token from the auth service.", auto_error=required
+        )
+        self.verifier_getter = verifier_getter
+        self.required = required
+        self.missing_detail = missing_detail
+
+    async def __call__(self, request: Request) -> Claims | None:  # type: ignore[override]
+        headers = request.headers.getlist("authorization")
+        try:
+            if len(headers) > 1:
+                raise TokenError(TOKEN_INVALID, "Send exactly one Authorization header.")
+            token = extract_bearer(headers[0] if headers else None)
+            if token is None:
+                if self.required:
+                    raise ApiError(401, self.missing_detail, "not_authenticated", headers={"WWW-Authenticate": "Bearer"})
+                request.state.token_claims = None
+                return None
+            claims = await self.verifier_getter(request).verify(token)
+        except TokenError as exc:
+            raise token_error_to_api_error(exc) from None
+        request.state.token_claims = claims
+        return claims
+
+
+def bearer_claims(
+    verifier_getter: VerifierGetter, *, required: bool = True, missing_detail: str = "Authentication required."
+) -> PlatformBearer:
+    """A dependency returning the request's verified token claims.
+
+    Usage: `CurrentClaims = Annotated[Claims, Depends(bearer_claims(lambda r: r.app.state.verifier))]`.
+
+    Args:
+        verifier_getter: returns the process's `TokenVerifier` (usually from `request.app.state`).
+        required: when False, a request without a Bearer token gets None (a bad token still gets 401).
+        missing_detail: the 401 sentence when no token was sent.
+
+    Raises:
+        ApiError: 401 (`not_authenticated`, `token_invalid`, `token_expired`, `token_revoked`) with
+            a `WWW-Authenticate: Bearer` challenge, or 503 `auth_unavailable`.
+    """
+    return PlatformBearer(verifier_getter, required=required, missing_detail=missing_detail)
+
+
+def _must(claims: Claims | None) -> Claims:
+    if claims is None:
+        raise ApiError(401, "Authentication required.", "not_authenticated", headers={"WWW-Authenticate": "Bearer"})
+    return claims
+
+
+def require_role(*roles: str, claims: ClaimsDependency) -> Callable[..., Awaitable[Claims]]:
+    """A dependency passing only tokens that carry one of `roles`; returns the claims.
+
+    Args:
+        roles: accepted roles (any one suffices).
+        claims: the dependency from `bearer_claims` (shared, so the token is verified once).
+
+    Raises:
+        ApiError: 401 without a token; 403 `permission_denied` without any of the roles.
+    """
+    if not roles:
+        raise ValueError("require_role needs at least one role")
+    wanted = ", ".join(roles)
+
+    async def dependency(current: Claims | None = Depends(claims)) -> Claims:
+        checked = _must(current)
+        if not checked.has_role(*roles):
+            raise ApiError(403, f"This action needs one of these roles: {wanted}.", "permission_denied")
+        return checked
+
+    return dependency
+
+
+def require_scope(scope: str, *, claims: ClaimsDependency) -> Callable[..., Awaitable[Claims]]:
+    """A dependency passing only tokens whose `scope` includes `scope` (e.g. `internal`); returns the claims.
+
+    Raises:
+        ApiError: 401 without a token; 403 `insufficient_scope` (RFC 6750) without the scope.
+    """
+
+    async def dependency(current: Claims | None = Depends(claims)) -> Claims:
+        checked = _must(current)
+        if not checked.has_scope(scope):
+            raise ApiError(
+                403,
+                f"This endpoint needs the `{scope}` scope.",
+                "insufficient_scope",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+            )
+        return checked
+
+    return dependency

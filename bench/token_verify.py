@@ -1,0 +1,333 @@
+"""Token verification cost per request, as a fraction of a trivial FastAPI request (issue 3: < 10%).
+
+One run, same machine, same app, two endpoints that answer the same body: `/trivial` and `/auth`
+(the same handler behind `plant_shared.fastapi_support.bearer_claims`, deny-list `MGET` on the real
+Redis included). It prints:
+
+1. pure verification per token with a pre-loaded key (`read_header` + `decode_and_validate`),
+   against the 0.2 ms target (perf-reliability-notes A5), plus its parts;
+2. the full `TokenVerifier.verify` in-process (decode + one `MGET`), for a new token each call and
+   for a reused one (the verifier remembers verified tokens; expiry and deny-list still checked);
+3. in-process ASGI (no HTTP, no client): server-side cost of each endpoint and the ratio
+   (verify overhead / trivial request) — the strictest form of the goal;
+4. real HTTP: uvicorn (httptools, uvloop, no access log) in a subprocess, a keep-alive httpx client
+   sending requests one at a time — the cost a client sees.
+
+"new token" = a different token on every request (every request pays the signature check);
+"reused token" = one client's token sent again and again (the usual case: a token lives an hour).
+
+Usage (from the repository root):
+    .venv/bin/python bench/token_verify.py [--redis-url redis://127.0.0.1:6499/4] [--requests 2000] [--rounds 5]
+
+Bounded: rounds x requests per endpoint and mode, then it stops (the server subprocess with it).
+"""
+
+import argparse
+import base64
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from importlib.metadata import version
+from typing import Annotated, Any, Awaitable, Callable
+
+import httpx
+import jwt
+import redis.asyncio as aioredis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Depends, FastAPI
+from jwt import PyJWK
+
+from plant_shared.fastapi_support import bearer_claims, install_error_handlers
+from plant_shared.tokens import Claims, TokenVerifier, decode_and_validate, read_header
+
+ISSUER = "plant-community-auth"
+AUDIENCE = "identify-gateway"
+JWKS_URL = "http://auth.bench/.well-known/jwks.json"
+TARGET_DECODE_US = 200.0
+GOAL_RATIO = 0.10
+
+
+# --- keys, tokens, the app --------------------------------------------------------------------
+
+
+def new_key() -> tuple[Ed25519PrivateKey, dict[str, str]]:
+    private = Ed25519PrivateKey.generate()
+    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))
+    jwk.update({"kid": uuid.uuid4().hex, "use": "sig", "alg": "EdDSA"})
+    return private, jwk
+
+
+def mint(private: Ed25519PrivateKey, kid: str) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": ["auth-service", AUDIENCE, "cms"],
+        "sub": str(uuid.uuid4()),
+        "exp": now + 3600,
+        "iat": now,
+        "nbf": now,
+        "jti": str(uuid.uuid4()),
+        "sid": str(uuid.uuid4()),
+        "roles": ["member"],
+        "tier": "free",
+        "scope": "user",
+    }
+    return jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": kid, "typ": "at+jwt"})
+
+
+def make_verifier(jwk: dict[str, str], redis_url: str) -> TokenVerifier:
+    body = json.dumps({"keys": [jwk]}).encode()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda _request: httpx.Response(200, content=body)), timeout=2.0)
+    redis_client = aioredis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return TokenVerifier(jwks_url=JWKS_URL, issuer=ISSUER, audience=AUDIENCE, http_client=http, denylist_redis=redis_client)
+
+
+def make_app(verifier: TokenVerifier) -> FastAPI:
+    app = FastAPI()
+    app.state.verifier = verifier
+    install_error_handlers(app)
+    current = bearer_claims(lambda request: request.app.state.verifier)
+
+    @app.get("/trivial")
+    async def trivial() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/auth")  # no `from __future__ import annotations` here: `current` is a local FastAPI must resolve
+    async def authed(claims: Annotated[Claims, Depends(current)]) -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+# --- measurement helpers ----------------------------------------------------------------------
+
+
+def per_call_us(fn: Callable[[], object], n: int) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - started) / n * 1e6
+
+
+async def per_call_us_async(fn: Callable[[], Awaitable[object]], n: int) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        await fn()
+    return (time.perf_counter() - started) / n * 1e6
+
+
+def asgi_caller(app: FastAPI, path: str, token: str | None) -> Callable[[], Awaitable[int]]:
+    headers = [(b"host", b"bench")]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def call() -> int:
+        status = 0
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        await app(scope, receive, send)
+        return status
+
+    return call
+
+
+def medians(rounds: int, names: tuple[str, ...], measure: Callable[[str], float]) -> dict[str, float]:
+    """Median over rounds, the endpoints interleaved so drift hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            samples[name].append(measure(name))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def ratio_line(label: str, trivial: float, auth: float) -> str:
+    overhead = auth - trivial
+    ratio = overhead / trivial
+    verdict = "meets" if ratio < GOAL_RATIO else "misses"
+    return f"  {label:<22} {auth:8.1f} µs   overhead {overhead:7.1f} µs   ratio {ratio:7.1%}  ({verdict} < {GOAL_RATIO:.0%})"
+
+
+def report(title: str, results: dict[str, float]) -> None:
+    print(title)
+    print(f"  {'trivial endpoint':<22} {results['trivial']:8.1f} µs")
+    print(ratio_line("bearer, new token", results["trivial"], results["new"]))
+    print(ratio_line("bearer, reused token", results["trivial"], results["reused"]))
+
+
+ENDPOINTS = ("trivial", "new", "reused")
+
+
+# --- the real HTTP server (subprocess) --------------------------------------------------------
+
+
+def serve(port: int, jwk_json: str, redis_url: str) -> None:
+    import uvicorn
+
+    app = make_app(make_verifier(json.loads(jwk_json), redis_url))
+    uvicorn.run(app, host="127.0.0.1", port=port, http="httptools", loop="uvloop", access_log=False, log_level="warning")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure_http(jwk: dict[str, str], tokens: list[str], redis_url: str, requests: int, rounds: int) -> dict[str, float]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), "--jwk", json.dumps(jwk), "--redis-url", redis_url],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    client.get("/trivial")
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError("the bench server did not start") from None
+                    time.sleep(0.1)
+            reused = {"Authorization": f"Bearer {tokens[0]}"}
+            assert client.get("/auth", headers=reused).status_code == 200, "the bench token was refused"
+            for _ in range(300):  # warm-up
+                client.get("/trivial")
+                client.get("/auth", headers=reused)
+            fresh = iter(tokens[1:])
+
+            def run(name: str) -> float:
+                if name == "trivial":
+                    return per_call_us(lambda: client.get("/trivial"), requests)
+                if name == "reused":
+                    return per_call_us(lambda: client.get("/auth", headers=reused), requests)
+                batch = [{"Authorization": f"Bearer {next(fresh)}"} for _ in range(requests)]
+                headers = iter(batch)
+                return per_call_us(lambda: client.get("/auth", headers=next(headers)), requests)
+
+            return medians(rounds, ENDPOINTS, run)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+async def in_process(jwk: dict[str, str], tokens: list[str], redis_url: str, requests: int, rounds: int) -> None:
+    key = PyJWK(jwk)
+    token = tokens[0]
+    verifier = make_verifier(jwk, redis_url)
+    await verifier.verify(token)  # loads the JWKS once
+
+    n = requests * 2
+    header_us = per_call_us(lambda: read_header(token), n)
+    decode_us = per_call_us(lambda: decode_and_validate(token, key, issuer=ISSUER, audience=AUDIENCE), n)
+    bare_us = per_call_us(lambda: jwt.decode(token, key, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER), n)
+    signature = base64.urlsafe_b64decode(token.rsplit(".", 1)[1] + "==")
+    signing_input = token.rsplit(".", 1)[0].encode()
+    ed25519_us = per_call_us(lambda: key.key.verify(signature, signing_input), n)
+    pure_us = header_us + decode_us
+    redis_client = verifier._redis
+    mget_us = await per_call_us_async(lambda: redis_client.mget(["deny:jti:a", "deny:sid:b", "deny:sub:c"]), n)
+    fresh = iter(tokens[1:])
+    new_batch = [next(fresh) for _ in range(requests)]
+    new_tokens = iter(new_batch)
+    verify_new_us = await per_call_us_async(lambda: verifier.verify(next(new_tokens)), requests)
+    verify_reused_us = await per_call_us_async(lambda: verifier.verify(token), n)
+
+    print("Verification, per token (pre-loaded key object)")
+    print(f"  Ed25519 signature check alone (cryptography)   {ed25519_us:7.1f} µs")
+    print(f"  read_header (unverified header, alg/typ/kid)   {header_us:7.1f} µs")
+    print(f"  decode_and_validate (jwt.decode + claims)      {decode_us:7.1f} µs   (bare jwt.decode: {bare_us:.1f} µs)")
+    print(
+        f"  pure verification total                        {pure_us:7.1f} µs   target ≤ {TARGET_DECODE_US:.0f} µs: "
+        + ("PASS" if pure_us <= TARGET_DECODE_US else "FAIL")
+    )
+    print(f"  deny-list MGET alone (3 keys, real Redis)      {mget_us:7.1f} µs")
+    print(f"  TokenVerifier.verify, new token                {verify_new_us:7.1f} µs")
+    print(f"  TokenVerifier.verify, reused token             {verify_reused_us:7.1f} µs")
+    print(f"  JWKS fetches during all of the above: {verifier.jwks.fetches}")
+    print()
+
+    app = make_app(verifier)
+    trivial = asgi_caller(app, "/trivial", None)
+    reused = asgi_caller(app, "/auth", token)
+    assert await reused() == 200 and await trivial() == 200, "the bench token was refused"
+    for _ in range(300):
+        await trivial()
+        await reused()
+    results: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+    for _ in range(rounds):
+        pending = iter([asgi_caller(app, "/auth", next(fresh)) for _ in range(requests)])
+        results["trivial"].append(await per_call_us_async(trivial, requests))
+        results["new"].append(await per_call_us_async(lambda pending=pending: next(pending)(), requests))
+        results["reused"].append(await per_call_us_async(reused, requests))
+    report(
+        "Per request, in-process ASGI (server side only, no HTTP), median of rounds", {k: statistics.median(v) for k, v in results.items()}
+    )
+    await verifier._redis.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6499/4")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--jwk", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.jwk, args.redis_url)
+        return
+
+    versions = ", ".join(f"{p} {version(p)}" for p in ("pyjwt", "cryptography", "fastapi", "uvicorn", "redis", "hiredis", "httpx"))
+    print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs; {versions}")
+    print(f"Redis {args.redis_url}; {args.rounds} rounds x {args.requests} requests per endpoint\n")
+    private, jwk = new_key()
+    # one reused token, then enough distinct ones for every "new token" request of both modes
+    tokens = [mint(private, jwk["kid"]) for _ in range(1 + args.requests * (2 * args.rounds + 1))]
+    import uvloop
+
+    uvloop.run(in_process(jwk, tokens, args.redis_url, args.requests, args.rounds))
+    print()
+    report(
+        "Per request, uvicorn + keep-alive httpx client, one request at a time, median of rounds",
+        measure_http(jwk, tokens, args.redis_url, args.requests, args.rounds),
+    )
+
+
+if __name__ == "__main__":
+    main()

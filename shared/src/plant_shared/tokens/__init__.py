@@ -1,0 +1,63 @@
+"""Access-token verification, the same for every service: EdDSA JWTs from the auth service.
+
+The contract is `docs/architecture.md`, section "Tokens". Verification is three pure steps shared by
+the async verifier (FastAPI) and the sync one (Django/DRF); the two differ only in their I/O (the
+JWKS fetch and the deny-list `MGET`):
+
+1. `read_header(token)`: size and shape, `alg` exactly `EdDSA`, `typ` `at+jwt`, a short well-formed
+   `kid`. Nothing in the header is trusted or used before these checks pass.
+2. `decode_and_validate(token, key, ...)`: the signature, with a public key loaded once per `kid`;
+   the required claims, `iss`, the service's own `aud`, `exp`/`nbf`/`iat` with leeway.
+3. `check_denylist(claims, values)`: judges the reply to one
+   `MGET deny:jti:<jti> [deny:sid:<sid>] deny:sub:<sub>` (keys from `denylist_keys(claims)`).
+
+Errors are `TokenError`s with a stable `code` and a sentence that never repeats token contents.
+"""
+
+from plant_shared.tokens.checks import (
+    check_denylist,
+    check_kid,
+    decode_and_validate,
+    denylist_keys,
+    extract_bearer,
+    read_header,
+)
+from plant_shared.tokens.claims import (
+    ACCEPTED_TYPES,
+    ALGORITHM,
+    AUTH_UNAVAILABLE,
+    MAX_TOKEN_LENGTH,
+    REQUIRED_CLAIMS,
+    TOKEN_EXPIRED,
+    TOKEN_INVALID,
+    TOKEN_REVOKED,
+    Claims,
+    TokenError,
+)
+from plant_shared.tokens.jwks import JwksCache, SyncJwksCache, parse_jwks
+from plant_shared.tokens.verifier import DenylistFailure, SyncTokenVerifier, TokenVerifier
+
+__all__ = [
+    "ACCEPTED_TYPES",
+    "ALGORITHM",
+    "AUTH_UNAVAILABLE",
+    "MAX_TOKEN_LENGTH",
+    "REQUIRED_CLAIMS",
+    "TOKEN_EXPIRED",
+    "TOKEN_INVALID",
+    "TOKEN_REVOKED",
+    "Claims",
+    "DenylistFailure",
+    "JwksCache",
+    "SyncJwksCache",
+    "SyncTokenVerifier",
+    "TokenError",
+    "TokenVerifier",
+    "check_denylist",
+    "check_kid",
+    "decode_and_validate",
+    "denylist_keys",
+    "extract_bearer",
+    "parse_jwks",
+    "read_header",
+]

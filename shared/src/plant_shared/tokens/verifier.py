@@ -1,0 +1,231 @@
+"""The verifiers: `TokenVerifier` (async, FastAPI) and `SyncTokenVerifier` (sync, Django/DRF).
+
+Both run the same pure steps (`read_header`, `decode_and_validate`, `check_denylist`); only the
+I/O differs: the JWKS fetch and the one deny-list `MGET`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any, Literal
+
+import httpx
+from jwt import PyJWK
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from plant_shared.tokens.checks import check_denylist, decode_and_validate, denylist_keys, read_header
+from plant_shared.tokens.claims import MAX_LEEWAY, MAX_TOKEN_LENGTH, Claims, TokenError, _unavailable
+from plant_shared.tokens.jwks import JwksCache, SyncJwksCache, _KeySet
+
+log = logging.getLogger("plant_shared.tokens")
+
+VERIFICATIONS = Counter("token_verifications_total", "Access tokens verified, by outcome.", ["outcome"])
+
+_REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+DenylistFailure = Literal["closed", "open"]
+
+
+class _VerifierBase:
+    """Options, the verified-token memory and the deny-list failure policy, shared by both verifiers."""
+
+    def __init__(
+        self, *, issuer: str, audience: str, leeway: float, denylist_failure: DenylistFailure, has_denylist: bool, verified_cache_size: int
+    ) -> None:
+        if not 0 <= leeway <= MAX_LEEWAY:
+            raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
+        if denylist_failure not in ("closed", "open"):
+            raise ValueError('denylist_failure must be "closed" or "open"')
+        if verified_cache_size < 0:
+            raise ValueError("verified_cache_size must be 0 (off) or more")
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self.denylist_failure = denylist_failure
+        self.verified_cache_size = verified_cache_size
+        self._verified: dict[bytes, tuple[Claims, str]] = {}
+        if not has_denylist:
+            log.warning("token verifier without a deny-list: revoked tokens are accepted until they expire")
+
+    def _recall(self, token: str, keys: _KeySet) -> tuple[bytes | None, Claims | None]:
+        """(digest, claims) when this exact token was verified before, is unexpired and its key still known."""
+        if not self.verified_cache_size or not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+            return None, None
+        try:
+            digest = hashlib.sha256(token.encode()).digest()
+        except UnicodeEncodeError:
+            return None, None
+        hit = self._verified.get(digest)
+        if hit is None:
+            return digest, None
+        claims, kid = hit
+        if keys.knows(kid) and claims.exp > time.time() - self.leeway:
+            return digest, claims
+        self._verified.pop(digest, None)  # expired or key withdrawn: the full path decides (and refuses)
+        return digest, None
+
+    def _remember(self, digest: bytes | None, claims: Claims, kid: str) -> None:
+        if digest is None:
+            return
+        if len(self._verified) >= self.verified_cache_size:
+            try:  # oldest first; another thread may be evicting too
+                del self._verified[next(iter(self._verified))]
+            except (StopIteration, RuntimeError, KeyError):
+                pass
+        self._verified[digest] = (claims, kid)
+
+    def _decode(self, token: str, key: PyJWK) -> Claims:
+        return decode_and_validate(token, key, issuer=self.issuer, audience=self.audience, leeway=self.leeway)
+
+    def _denylist_unreachable(self, exc: BaseException) -> None:
+        log.warning("token deny-list unreachable", extra={"error": type(exc).__name__, "policy": self.denylist_failure})
+        if self.denylist_failure == "closed":
+            raise _unavailable("Sign-in cannot be checked right now; try again shortly.") from None
+
+
+class TokenVerifier(_VerifierBase):
+    """Verify access tokens in async code (FastAPI): `await verifier.verify(token)`.
+
+    Create one per process in the lifespan, with long-lived clients.
+
+    Every call checks, in order: the header (`read_header`), the key (JWKS cache), the signature
+    and claims (`decode_and_validate`), then the deny-list with one `MGET`. A token whose
+    signature and claims this process already verified (same bytes, by SHA-256; at most
+    `verified_cache_size` remembered) skips the header, key and signature steps while it is
+    unexpired and its key is still published; the expiry and the deny-list are checked on every
+    call, so revocation stays immediate.
+
+    When the deny-list cannot be read (Redis down or timing out), the default
+    `denylist_failure="closed"` refuses the token with `auth_unavailable` (503): accepting it could
+    accept a revoked token (logout, stolen token, deleted account) for up to its whole lifetime,
+    and the outage is visible and short. `"open"` accepts it and logs a warning, for callers that
+    prefer availability. Give the Redis client a small `socket_timeout` and
+    `socket_connect_timeout` (a few hundred ms) and `retry=Retry(NoBackoff(), 1)`: redis-py's
+    default retry backs off for seconds before giving up, which would hold every request that
+    long during an outage. The verifier does not cancel Redis calls itself (redis-py cancellation
+    hazards, CVE-2023-28858).
+
+    Args:
+        jwks_url: the auth service's JWKS address.
+        issuer: the accepted `iss`.
+        audience: this service's audience (`identify-gateway`, `cms`, ...).
+        http_client: long-lived `httpx.AsyncClient` with explicit timeouts, for the JWKS.
+        denylist_redis: `redis.asyncio.Redis` on the deny-list database; None disables the
+            deny-list check (tools and tests only: revoked tokens then pass).
+        leeway: clock skew tolerated, in seconds (0 to 60).
+        refetch_cooldown: minimum seconds between two JWKS fetches.
+        denylist_failure: `"closed"` (default) or `"open"`, see above.
+        verified_cache_size: distinct verified tokens remembered (0: verify the signature every time).
+    """
+
+    def __init__(
+        self,
+        *,
+        jwks_url: str,
+        issuer: str,
+        audience: str,
+        http_client: httpx.AsyncClient,
+        denylist_redis: Any | None,
+        leeway: float = 30,
+        refetch_cooldown: float = 30,
+        denylist_failure: DenylistFailure = "closed",
+        verified_cache_size: int = 4096,
+    ) -> None:
+        super().__init__(
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            denylist_failure=denylist_failure,
+            has_denylist=denylist_redis is not None,
+            verified_cache_size=verified_cache_size,
+        )
+        self.jwks = JwksCache(jwks_url=jwks_url, http_client=http_client, refetch_cooldown=refetch_cooldown)
+        self._redis = denylist_redis
+
+    async def verify(self, token: str) -> Claims:
+        """The claims of a valid, unrevoked access token meant for this service.
+
+        Raises:
+            TokenError: refused (`token_invalid`, `token_expired`, `token_revoked`, 401) or not
+                checkable right now (`auth_unavailable`, 503).
+        """
+        try:
+            digest, claims = self._recall(token, self.jwks)
+            if claims is None:
+                kid = read_header(token)
+                claims = self._decode(token, await self.jwks.get(kid))
+                self._remember(digest, claims, kid)
+            if self._redis is not None:
+                try:
+                    values = await self._redis.mget(denylist_keys(claims))
+                except _REDIS_ERRORS as exc:
+                    self._denylist_unreachable(exc)
+                else:
+                    check_denylist(claims, values)
+        except TokenError as exc:
+            VERIFICATIONS.labels(exc.code).inc()
+            raise
+        VERIFICATIONS.labels("ok").inc()
+        return claims
+
+
+class SyncTokenVerifier(_VerifierBase):
+    """`TokenVerifier` for synchronous code (Django/DRF): same checks, same memory, same failure policy.
+
+    Thread-safe: one instance per process, shared by every request thread.
+
+    Args:
+        http_client: long-lived `httpx.Client` with explicit timeouts, for the JWKS.
+        denylist_redis: sync `redis.Redis` on the deny-list database (with `socket_timeout`),
+            or None (no deny-list check).
+        Others: as `TokenVerifier`.
+    """
+
+    def __init__(
+        self,
+        *,
+        jwks_url: str,
+        issuer: str,
+        audience: str,
+        http_client: httpx.Client,
+        denylist_redis: Any | None,
+        leeway: float = 30,
+        refetch_cooldown: float = 30,
+        denylist_failure: DenylistFailure = "closed",
+        verified_cache_size: int = 4096,
+    ) -> None:
+        super().__init__(
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            denylist_failure=denylist_failure,
+            has_denylist=denylist_redis is not None,
+            verified_cache_size=verified_cache_size,
+        )
+        self.jwks = SyncJwksCache(jwks_url=jwks_url, http_client=http_client, refetch_cooldown=refetch_cooldown)
+        self._redis = denylist_redis
+
+    def verify(self, token: str) -> Claims:
+        """Same contract as `TokenVerifier.verify`."""
+        try:
+            digest, claims = self._recall(token, self.jwks)
+            if claims is None:
+                kid = read_header(token)
+                claims = self._decode(token, self.jwks.get(kid))
+                self._remember(digest, claims, kid)
+            if self._redis is not None:
+                try:
+                    values = self._redis.mget(denylist_keys(claims))
+                except _REDIS_ERRORS as exc:
+                    self._denylist_unreachable(exc)
+                else:
+                    check_denylist(claims, values)
+        except TokenError as exc:
+            VERIFICATIONS.labels(exc.code).inc()
+            raise
+        VERIFICATIONS.labels("ok").inc()
+        return claims

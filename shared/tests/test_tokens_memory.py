@@ -1,0 +1,101 @@
+"""The verified-token memory: a reused token skips the signature check, never the expiry or the deny-list."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+import plant_shared.tokens.verifier as verifier_module
+from plant_shared.tokens import TokenError
+
+
+@pytest.fixture
+def decodes(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    real = verifier_module.decode_and_validate
+
+    def counting(token, key, **options):
+        calls.append(token)
+        return real(token, key, **options)
+
+    monkeypatch.setattr(verifier_module, "decode_and_validate", counting)
+    return calls
+
+
+async def test_a_reused_token_is_decoded_once(key, verifier, decodes) -> None:
+    token = key.mint()
+
+    first = await verifier.verify(token)
+    again = [await verifier.verify(token) for _ in range(10)]
+
+    assert len(decodes) == 1
+    assert all(claims == first for claims in again)
+
+
+async def test_without_the_memory_every_call_decodes(key, make_verifier, decodes) -> None:
+    verifier = make_verifier(verified_cache_size=0)
+    token = key.mint()
+
+    for _ in range(3):
+        await verifier.verify(token)
+
+    assert len(decodes) == 3
+
+
+async def test_a_remembered_token_revoked_later_is_refused(key, verifier, denylist) -> None:
+    claims = key.claims()
+    token = key.mint(claims)
+    await verifier.verify(token)
+
+    await denylist(f"deny:sid:{claims['sid']}")
+
+    with pytest.raises(TokenError) as caught:
+        await verifier.verify(token)
+    assert caught.value.code == "token_revoked"
+
+
+async def test_a_remembered_token_that_expires_is_refused(key, make_verifier) -> None:
+    verifier = make_verifier(leeway=0)
+    now = int(time.time())
+    token = key.mint(iat=now - 60, nbf=now - 60, exp=now + 1)
+    await verifier.verify(token)
+
+    await asyncio.sleep(now + 1.05 - time.time())
+
+    with pytest.raises(TokenError) as caught:
+        await verifier.verify(token)
+    assert caught.value.code == "token_expired"
+
+
+async def test_a_remembered_token_whose_key_was_withdrawn_is_refused(key, jwks, make_verifier, kit) -> None:
+    verifier = make_verifier(refetch_cooldown=0.2)
+    old_token = key.mint()
+    await verifier.verify(old_token)
+    new = kit.SigningKey()
+    jwks.entries[:] = [new.jwk]  # the old key is withdrawn (compromised)
+    await asyncio.sleep(0.25)
+    await verifier.verify(new.mint())  # unknown kid: refetched, the old key is dropped
+
+    with pytest.raises(TokenError) as caught:
+        await verifier.verify(old_token)
+    assert caught.value.code == "token_invalid"
+
+
+async def test_the_memory_is_bounded(key, make_verifier) -> None:
+    verifier = make_verifier(verified_cache_size=3)
+
+    for _ in range(10):
+        await verifier.verify(key.mint())
+
+    assert len(verifier._verified) == 3
+
+
+async def test_a_forged_variant_of_a_remembered_token_is_not_recalled(key, verifier) -> None:
+    token = key.mint()
+    await verifier.verify(token)
+    header, payload, signature = token.split(".")
+
+    with pytest.raises(TokenError):
+        await verifier.verify(f"{header}.{payload}.{signature[:-2]}AA")
