@@ -18,7 +18,8 @@ async def test_readyz_is_200_when_postgres_and_redis_answer(client):
     response = await client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": {"ok": True}, "redis": {"ok": True}}}
+    ok = {"ok": True}
+    assert response.json() == {"status": "ready", "checks": {"database": ok, "redis": ok, "denylist": ok, "signing_key": ok}}
 
 
 async def test_readyz_is_503_when_redis_is_down(settings, dead_redis_url, make_app, running):

@@ -1,4 +1,4 @@
-"""Plant Community auth service: accounts, passwords and (later) tokens."""
+"""Plant Community auth service: accounts, passwords, access and refresh tokens, signing keys, service tokens."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -2,38 +2,84 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from plant_shared.errors import error_body
 from plant_shared.fastapi_support import instrument
 from plant_shared.logging import configure_logging
+from redis.exceptions import RedisError
 
-from auth_service import __version__
+from auth_service import __version__, passwords
+from auth_service.body_limit import BodyLimitMiddleware
 from auth_service.config import Settings, get_settings
 from auth_service.db import create_engine, create_sessionmaker
+from auth_service.denylist import DenyList
+from auth_service.key_encryption import KeyEncryptor
+from auth_service.keyring import KeyRing, NoSigningKeyError
+from auth_service.login_throttle import LoginThrottle
+from auth_service.mail import create_mailer
 from auth_service.probes import dependency_checks
 from auth_service.redis_client import create_redis
-from auth_service.routes import health
+from auth_service.routes import account, admin, health, jwks, password_reset, service_token, session
+from auth_service.token_service import TokenService
+from auth_service.tokens_verify import AccessTokenVerifier
 
 SERVICE = "auth-service"
 API_PREFIX = "/api/v1/auth"
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the long-lived clients once for the process; close them on shutdown."""
+    """Open the long-lived clients and load the signing keys once for the process; close on shutdown."""
     settings: Settings = app.state.settings
     engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
     redis = create_redis(settings.redis_url)
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.redis = redis
+    denylist_redis = create_redis(settings.denylist_redis_url)
+    keyring = KeyRing(sessionmaker, KeyEncryptor(settings.key_encryption_key), refresh_seconds=settings.key_refresh_seconds)
+    denylist = DenyList(denylist_redis, longest_token_seconds=max(settings.access_token_ttl_seconds, settings.service_token_ttl_seconds))
+    state = app.state
+    state.engine, state.sessionmaker, state.redis, state.denylist_redis = engine, sessionmaker, redis, denylist_redis
+    state.keyring, state.denylist = keyring, denylist
+    state.verifier = AccessTokenVerifier(keyring=keyring, denylist=denylist_redis, issuer=settings.issuer)
+    state.tokens = TokenService(settings=settings, keyring=keyring, denylist=denylist)
+    state.login_throttle = LoginThrottle(redis, settings)
+    state.mailer = create_mailer(settings)
+    try:
+        await keyring.start()
+    except Exception:  # the database may not be up yet: keep trying, report not ready meanwhile
+        log.exception("could not load the signing keys; retrying every %s s", settings.key_refresh_seconds)
+    refresher = asyncio.create_task(keyring.run_refresh_loop(), name="signing-key-refresh")
+    await passwords.warm_up()
     try:
         yield
     finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        await denylist_redis.aclose()
         await redis.aclose()
         await engine.dispose()
+
+
+def _install_dependency_errors(app: FastAPI) -> None:
+    """Redis away or no signing key yet: 503 with the envelope (the request may be retried), not 500."""
+
+    @app.exception_handler(RedisError)
+    async def _redis_down(_: Request, exc: RedisError) -> JSONResponse:
+        log.error("redis unavailable: %s", type(exc).__name__)
+        return JSONResponse(error_body("A dependency is unavailable; try again shortly.", "service_unavailable"), status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(NoSigningKeyError)
+    async def _no_key(_: Request, exc: NoSigningKeyError) -> JSONResponse:
+        return JSONResponse(error_body("The service is starting; try again shortly.", "service_unavailable"), status_code=503, headers={"Retry-After": "5"})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,7 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.include_router(health.router)
+    for module in (health, session, account, password_reset, admin, service_token, jwks):
+        app.include_router(module.router)
+    _install_dependency_errors(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return instrument(app, service=SERVICE, ready_checks=dependency_checks)
 
 

@@ -1,4 +1,5 @@
-"""Database tables: users, and the external identities (OAuth, later) linked to them."""
+"""Database tables: users and their linked identities, refresh-token families, signing keys,
+password-reset tokens and service clients."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, String, UniqueConstraint, func, true
+from sqlalchemy import DateTime, Enum, ForeignKey, LargeBinary, MetaData, String, UniqueConstraint, func, true
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from auth_service.emails import normalize_email
@@ -94,3 +96,82 @@ class LinkedIdentity(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     user: Mapped[User] = relationship(back_populates="identities", lazy="raise")
+
+
+class TokenFamily(Base):
+    """One sign-in: the chain of refresh tokens that rotate from it. Its `id` is the tokens' `sid`.
+
+    Revoking the family (logout, reuse of a rotated token, password change) ends the sign-in.
+    """
+
+    __tablename__ = "token_families"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    client: Mapped[str] = mapped_column(String(16))  # "web" (cookie) or "mobile" (body)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class RefreshToken(Base):
+    """One generation of a family's refresh token, stored as the SHA-256 of the opaque value.
+
+    `used_at` and `replaced_by` are set when it rotates; presenting it again after that is reuse.
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("token_families.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replaced_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("refresh_tokens.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PasswordResetToken(Base):
+    """A single-use password-reset token, stored as the SHA-256 of the value mailed to the user."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SigningKey(Base):
+    """An Ed25519 signing key. `kid` is the RFC 7638 thumbprint of `public_jwk`.
+
+    The private half is stored encrypted (AES-256-GCM under `AUTH_KEY_ENCRYPTION_KEY`). The newest
+    key without `retired_at` signs; a retired key stays published in the JWKS until `expires_at`,
+    when the last token it signed has expired.
+    """
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    public_jwk: Mapped[dict[str, str]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ServiceClient(Base):
+    """A service that may ask for client-credentials tokens, for the audiences listed."""
+
+    __tablename__ = "service_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # SHA-256 (hex) of a high-entropy secret (32 characters at least, enforced when created).
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    audiences: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())

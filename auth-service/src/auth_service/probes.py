@@ -6,9 +6,12 @@ from fastapi import Request
 from plant_shared.health import Check
 from sqlalchemy import text
 
+from auth_service.keyring import NoSigningKeyError
+
 
 def dependency_checks(request: Request) -> dict[str, Check]:
-    """`database`: `SELECT 1` through the pool; `redis`: `PING`. Each raises when its server is away."""
+    """`database`: `SELECT 1` through the pool; `redis` and `denylist`: `PING`; `signing_key`: the
+    key ring holds a signer. Each raises when its dependency is away."""
     state = request.app.state
 
     async def database() -> None:
@@ -18,4 +21,11 @@ def dependency_checks(request: Request) -> dict[str, Check]:
     async def redis() -> None:
         await state.redis.ping()
 
-    return {"database": database, "redis": redis}
+    async def denylist() -> None:
+        await state.denylist_redis.ping()
+
+    async def signing_key() -> None:
+        if not state.keyring.loaded:
+            raise NoSigningKeyError("no signing key loaded yet")
+
+    return {"database": database, "redis": redis, "denylist": denylist, "signing_key": signing_key}

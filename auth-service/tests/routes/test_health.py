@@ -13,7 +13,7 @@ async def test_health_reports_ok_when_dependencies_answer(client):
         "status": "ok",
         "service": "auth-service",
         "version": __version__,
-        "checks": {"database": True, "redis": True},
+        "checks": {"database": True, "redis": True, "denylist": True, "signing_key": True},
     }
 
 
@@ -25,7 +25,7 @@ async def test_health_is_503_degraded_when_redis_is_down(settings, dead_redis_ur
 
     assert response.status_code == 503
     assert response.json()["status"] == "degraded"
-    assert response.json()["checks"] == {"database": True, "redis": False}
+    assert response.json()["checks"] == {"database": True, "redis": False, "denylist": True, "signing_key": True}
 
 
 async def test_health_is_documented_with_its_docstring(client):

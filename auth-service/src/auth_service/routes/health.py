@@ -18,6 +18,8 @@ router = APIRouter(prefix="/api/v1/auth", tags=["health"])
 class HealthChecks(BaseModel):
     database: bool
     redis: bool
+    denylist: bool
+    signing_key: bool
 
 
 class HealthReport(BaseModel):
@@ -29,7 +31,7 @@ class HealthReport(BaseModel):
 
 @router.get("/health/", response_model=HealthReport, responses={503: {"model": HealthReport, "description": "A dependency is down."}})
 async def health(request: Request) -> JSONResponse:
-    """Report whether the service and its PostgreSQL and Redis answer (503 when one does not)."""
+    """Report whether the service and its PostgreSQL and Redis answer and a signing key is loaded (503 when not)."""
     ok, report = await run_checks(dependency_checks(request))
     body = HealthReport(
         status="ok" if ok else "degraded",
