@@ -338,6 +338,160 @@ async def test_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert livez.status_code == 200 and livez.headers["X-Provider-Standin"] == "true"
 
 
+# ---- Plant.id usage_info and quota ---------------------------------------------------------------
+
+async def test_plant_id_usage_info_counts_credits_as_the_sdk_fixture_shows(standin: httpx.AsyncClient) -> None:
+    await control(standin, engine="plant_id", mode="ok", quota=10)
+    await plant_id(standin, {"images": [b64(photo(1))], "health": "all"})  # 2 credits
+
+    response = await standin.get("/api/v3/usage_info", headers={"Api-Key": PLANT_ID_KEY})
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "active": True,
+        "credit_limits": {"day": None, "week": None, "month": None, "total": 10},
+        "used": {"day": 2, "week": 2, "month": 2, "total": 2},
+        "can_use_credits": {"value": True, "reason": None},
+        "remaining": {"day": None, "week": None, "month": None, "total": 8},
+    }
+    state = (await standin.get("/_standin/control")).json()["plant_id"]
+    assert state["calls"] == 1 and state["free_calls"] == 1  # usage_info is free and counted apart
+
+
+async def test_plant_id_usage_info_says_when_credits_are_gone_and_needs_the_key(standin: httpx.AsyncClient) -> None:
+    await control(standin, engine="plant_id", mode="ok", remaining=0)
+
+    body = (await standin.get("/api/v3/usage_info", headers={"Api-Key": PLANT_ID_KEY})).json()
+    anonymous = await standin.get("/api/v3/usage_info")
+
+    assert body["can_use_credits"] == {"value": False, "reason": "The specified api key does not have sufficient number of available credits."}
+    assert body["remaining"]["total"] == 0
+    assert anonymous.status_code == 401 and anonymous.text == "No api key provided."
+
+
+async def test_plantnet_quota_setting_shows_in_the_headers_and_the_429_keeps_them(standin: httpx.AsyncClient) -> None:
+    await control(standin, engine="plantnet", mode="ok", quota=1)
+
+    spent = await plantnet(standin, [photo(1)])
+    refused = await plantnet(standin, [photo(2)])
+
+    assert spent.headers["RateLimit-Policy"].startswith('"dailyQuota";q=1;') and spent.json()["remainingIdentificationRequests"] == 0
+    assert refused.status_code == 429 and re.fullmatch(r'"dailyQuota";r=0;t=\d+', refused.headers["RateLimit"])
+
+
+# ---- GBIF species match ------------------------------------------------------------------------
+
+async def test_gbif_exact_match_has_the_v1_wire_format_and_needs_no_key(standin: httpx.AsyncClient) -> None:
+    response = await standin.get("/v1/species/match", params={"name": "Hibiscus rosa-sinensis"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["usageKey"] == body["speciesKey"] == 3152559
+    assert body["scientificName"] == "Hibiscus rosa-sinensis L." and body["canonicalName"] == "Hibiscus rosa-sinensis"
+    assert (body["rank"], body["status"], body["matchType"], body["synonym"]) == ("SPECIES", "ACCEPTED", "EXACT", False)
+    assert 0 <= body["confidence"] <= 100
+    assert (body["kingdom"], body["phylum"], body["class"], body["order"], body["family"], body["genus"], body["species"]) == (
+        "Plantae", "Tracheophyta", "Magnoliopsida", "Malvales", "Malvaceae", "Hibiscus", "Hibiscus rosa-sinensis")
+    assert body["kingdomKey"] == 6 and body["classKey"] == 220
+    assert all(isinstance(body[k], int) for k in ("phylumKey", "orderKey", "familyKey", "genusKey"))
+    assert "acceptedUsageKey" not in body
+    assert (await standin.get("/_standin/control")).json()["gbif"]["calls"] == 1
+
+
+async def test_gbif_matches_every_catalogue_species_by_its_own_key(standin: httpx.AsyncClient) -> None:
+    for species in CATALOGUE:
+        body = (await standin.get("/v1/species/match", params={"name": species.full_name, "kingdom": "Plantae"})).json()
+        assert (body["matchType"], body["usageKey"]) == ("EXACT", int(species.gbif_id))
+
+
+async def test_gbif_synonyms_point_at_the_accepted_name(standin: httpx.AsyncClient) -> None:
+    body = (await standin.get("/v1/species/match", params={"name": "Sansevieria trifasciata"})).json()
+
+    assert body["status"] == "SYNONYM" and body["synonym"] is True
+    assert body["acceptedUsageKey"] == body["speciesKey"] == 2773780 and body["species"] == "Dracaena trifasciata"
+    assert body["usageKey"] != body["acceptedUsageKey"]
+
+
+async def test_gbif_fuzzy_unless_strict_then_higher_rank_then_none(standin: httpx.AsyncClient) -> None:
+    async def match(**params: str) -> dict[str, Any]:
+        response = await standin.get("/v1/species/match", params=params)
+        assert response.status_code == 200
+        return response.json()
+
+    fuzzy = await match(name="Monstera deliciossa")
+    strict = await match(name="Monstera deliciossa", strict="true")
+    genus = await match(name="Ficus benjamina")
+    unknown = await match(name="Quercus robur", verbose="true")
+    animal = await match(name="Aloe vera", kingdom="Animalia")
+
+    assert fuzzy["matchType"] == "FUZZY" and fuzzy["canonicalName"] == "Monstera deliciosa" and fuzzy["confidence"] < 98
+    assert strict["matchType"] == "HIGHERRANK" and strict["rank"] == "GENUS" and strict["canonicalName"] == "Monstera"
+    assert genus["matchType"] == "HIGHERRANK" and "speciesKey" not in genus and genus["usageKey"] == genus["genusKey"]
+    assert unknown == {"confidence": 100, "matchType": "NONE", "synonym": False, "alternatives": []}
+    assert animal["matchType"] == "NONE"
+
+
+async def test_gbif_obeys_the_control_modes(standin: httpx.AsyncClient) -> None:
+    await control(standin, engine="gbif", mode="fail", fail_status=503)
+    failed = await standin.get("/v1/species/match", params={"name": "Aloe vera"})
+    await control(standin, engine="gbif", mode="quota")
+    restricted = await standin.get("/v1/species/match", params={"name": "Aloe vera"})
+
+    assert failed.status_code == 503 and restricted.status_code == 429
+    assert (await standin.get("/_standin/control")).json()["gbif"]["calls"] == 2
+
+
+# ---- failure injection -------------------------------------------------------------------------
+
+async def outcomes(client: httpx.AsyncClient, n: int) -> list[int]:
+    return [(await plant_id(client, {"images": [b64(photo(1))]})).status_code for _ in range(n)]
+
+
+async def test_error_rate_is_seeded_so_the_same_seed_fails_the_same_calls(standin: httpx.AsyncClient) -> None:
+    await control(standin, engine="plant_id", error_rate=0.3, seed=42)
+    first = await outcomes(standin, 40)
+    await control(standin, engine="plant_id", error_rate=0.3, seed=42)
+    again = await outcomes(standin, 40)
+    await control(standin, engine="plant_id", error_rate=0.3, seed=7)
+    other = await outcomes(standin, 40)
+
+    assert first == again != other
+    assert set(first) == {201, 500} and 5 <= first.count(500) <= 20
+    assert (await standin.get("/_standin/control")).json()["plant_id"]["failures"] == first.count(500) * 2 + other.count(500)
+
+
+async def test_fail_next_makes_an_engine_flap_then_recover(standin: httpx.AsyncClient) -> None:
+    await control(standin, engine="plantnet", fail_next=3, fail_status=502)
+
+    statuses = [(await plantnet(standin, [photo(n)])).status_code for n in range(5)]
+    body = (await plantnet(standin, [photo(9)], params={"nb-results": "1"})).json()
+
+    assert statuses == [502, 502, 502, 200, 200]
+    assert body["results"]
+    assert (await standin.get("/_standin/control")).json()["plantnet"]["fail_next"] == 0
+
+
+async def test_injected_failures_use_each_engines_error_format(standin: httpx.AsyncClient) -> None:
+    await control(standin, engine="plant_id", fail_next=1, fail_status=503)
+    await control(standin, engine="plantnet", fail_next=1)
+
+    by_plant_id = await plant_id(standin, {"images": [b64(photo(1))]})
+    by_plantnet = await plantnet(standin, [photo(1)])
+
+    assert by_plant_id.status_code == 503 and by_plant_id.text == "Service Unavailable"
+    assert by_plantnet.json() == {"statusCode": 500, "error": "Internal Server Error", "message": "An internal server error occurred"}
+
+
+async def test_delay_and_seeded_jitter_add_latency(standin: httpx.AsyncClient) -> None:
+    await control(standin, engine="plantnet", delay_s=0.1, jitter_s=0.1, seed=1)
+
+    started = time.perf_counter()
+    response = await plantnet(standin, [photo(1)])
+
+    assert response.status_code == 200
+    assert 0.1 <= time.perf_counter() - started < 0.5
+
+
 # ---- a real server: what only a socket can show --------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -392,3 +546,20 @@ def test_slow_mode_trips_a_client_timeout(served_standin: str) -> None:
                 client.post(IDENTIFY_PLANT_ID, json={"images": [b64(photo(1))]}, headers={"Api-Key": PLANT_ID_KEY})
         finally:
             client.post("/_standin/reset").raise_for_status()
+
+
+def test_hang_mode_outlasts_the_client_timeout_and_lets_go_when_the_client_does(served_standin: str) -> None:
+    with httpx.Client(base_url=served_standin, timeout=5) as control_client:
+        control_client.post("/_standin/control", json={"engine": "plantnet", "mode": "hang", "hang_s": 60}).raise_for_status()
+        try:
+            started = time.monotonic()
+            with httpx.Client(base_url=served_standin, timeout=0.5) as client, pytest.raises(httpx.ReadTimeout):
+                client.post(IDENTIFY_PLANTNET, params={"api-key": PLANTNET_KEY}, files=[("images", ("a.jpg", photo(1), "image/jpeg"))], data={"organs": ["leaf"]})
+            assert time.monotonic() - started < 2
+            # The other engine, GBIF and the control API still answer while a request hangs.
+            other = control_client.post(IDENTIFY_PLANT_ID, json={"images": [b64(photo(1))]}, headers={"Api-Key": PLANT_ID_KEY})
+            gbif = control_client.get("/v1/species/match", params={"name": "Aloe vera"})
+            assert other.status_code == 201 and gbif.json()["matchType"] == "EXACT"
+            assert control_client.get("/_standin/control").json()["plantnet"]["calls"] == 1
+        finally:
+            control_client.post("/_standin/reset").raise_for_status()

@@ -19,6 +19,7 @@ NAMES = (
     "postgres_cms_password",
     "cms_secret_key",
     "auth_key_encryption_key",
+    "gateway_client_secret",
     "plant_id_api_key",
     "plantnet_api_key",
     "demo_editor_password",

@@ -20,6 +20,8 @@ from devstack.servers import Postgres, Redis
 
 PY = sys.executable
 
+GATEWAY_CLIENT_ID = "identify-gateway"
+
 DEMO_ACCOUNTS = (
     # (email, role, display name, secret holding the password)
     ("editor@demo.plant.community", "editor", "Demo Editor", "demo_editor_password"),
@@ -66,6 +68,15 @@ def environments(profile: Profile, pg: Postgres, redis: Redis, secrets: dict[str
             "GATEWAY_PLANT_ID_API_KEY": secrets["plant_id_api_key"],
             "GATEWAY_PLANTNET_BASE_URL": f"http://127.0.0.1:{ports.standin}/v2",
             "GATEWAY_PLANTNET_API_KEY": secrets["plantnet_api_key"],
+            "GATEWAY_GBIF_BASE_URL": f"http://127.0.0.1:{ports.standin}/v1",
+            # Tokens: verified locally against the auth service's JWKS and the shared deny-list.
+            "GATEWAY_JWKS_URL": f"http://127.0.0.1:{ports.auth}/.well-known/jwks.json",
+            "GATEWAY_DENYLIST_REDIS_URL": f"{redis.url}/4",
+            # Service-to-service: the gateway asks the CMS for species pages with a client-credentials token.
+            "GATEWAY_AUTH_SERVICE_URL": f"http://127.0.0.1:{ports.auth}",
+            "GATEWAY_SERVICE_CLIENT_ID": GATEWAY_CLIENT_ID,
+            "GATEWAY_SERVICE_CLIENT_SECRET": secrets["gateway_client_secret"],
+            "GATEWAY_CMS_INTERNAL_URL": f"http://127.0.0.1:{ports.cms}",
         },
         "cms": {
             **common,
@@ -77,6 +88,10 @@ def environments(profile: Profile, pg: Postgres, redis: Redis, secrets: dict[str
             "CMS_STATIC_ROOT": str(profile.data_dir / "static"),
             "CMS_MEDIA_ROOT": str(profile.data_dir / "media"),
             "CMS_PUBLIC_BASE_URL": profile.edge_url,
+            "CMS_JWKS_URL": f"http://127.0.0.1:{ports.auth}/.well-known/jwks.json",
+            "CMS_DENYLIST_REDIS_URL": f"{redis.url}/4",
+            # Editors sign in to /cms/ with their platform password, checked by the auth service.
+            "CMS_AUTH_SERVICE_URL": f"http://127.0.0.1:{ports.auth}",
         },
         "standin": {
             **common,
@@ -114,6 +129,12 @@ def set_up(profile: Profile, envs: dict[str, dict[str, str]], secrets: dict[str,
     with ThreadPoolExecutor(len(steps)) as pool:
         for future in [pool.submit(_run_step, name, argv, env, profile.log_dir) for name, argv, env in steps]:
             future.result()
+    _run_step(
+        "gateway-service-client",
+        [PY, "-m", "auth_service.cli", "create-service-client", "--client-id", GATEWAY_CLIENT_ID, "--audience", "cms", "--secret-env", "CLIENT_SECRET"],
+        {**envs["auth"], "CLIENT_SECRET": secrets["gateway_client_secret"]},
+        profile.log_dir,
+    )
     for email, role, display_name, secret in DEMO_ACCOUNTS:
         _run_step(
             f"demo-{role}",

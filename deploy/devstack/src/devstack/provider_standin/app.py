@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from devstack.provider_standin import control, plant_id, plantnet
+from devstack.provider_standin import control, gbif, plant_id, plantnet
 
 DEFAULT_PLANT_ID_KEY = "dev-insecure-standin-plant-id-key"
 DEFAULT_PLANTNET_KEY = "dev-insecure-standin-plantnet-key"
@@ -43,7 +43,7 @@ class StandinMiddleware:
 
 def create_app(*, plant_id_key: str | None = None, plantnet_key: str | None = None) -> FastAPI:
     """Build the stand-in with fresh state; keys default to the environment, then to development keys."""
-    app = FastAPI(title="Provider stand-in (Plant.id v3, Pl@ntNet v2)", docs_url="/_standin/docs", openapi_url="/_standin/openapi.json", redoc_url=None)
+    app = FastAPI(title="Provider stand-in (Plant.id v3, Pl@ntNet v2, GBIF species match)", docs_url="/_standin/docs", openapi_url="/_standin/openapi.json", redoc_url=None)
     app.state.keys = {
         "plant_id": plant_id_key or os.environ.get("STANDIN_PLANT_ID_API_KEY") or DEFAULT_PLANT_ID_KEY,
         "plantnet": plantnet_key or os.environ.get("STANDIN_PLANTNET_API_KEY") or DEFAULT_PLANTNET_KEY,
@@ -56,6 +56,7 @@ def create_app(*, plant_id_key: str | None = None, plantnet_key: str | None = No
 
     app.include_router(plant_id.router)
     app.include_router(plantnet.router)
+    app.include_router(gbif.router)
     app.include_router(control.router)
     app.add_middleware(StandinMiddleware)
     return app

@@ -1,8 +1,8 @@
 """Plant.id (Kindwise) v3 `POST /api/v3/identification`, as external-apis.md section 1 describes it.
 
 Errors are the bare sentences Kindwise documents, as text (v2 sent them so; v3's content type is
-unconfirmed, so clients must parse leniently). Not yet served: `async=true`, GET/DELETE by access
-token, feedback, `/usage_info`, the knowledge base.
+unconfirmed, so clients must parse leniently). Also served: `GET /usage_info` (section 1.6), free.
+Not yet served: `async=true`, GET/DELETE by access token, feedback, the knowledge base.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,6 +24,7 @@ from devstack.provider_standin.catalogue import DISEASES, Match, Species, identi
 from devstack.provider_standin.control import Mode, before_answer
 
 MODEL_VERSION = "plant_id:3.4.1"
+OUT_OF_CREDITS = "The specified api key does not have sufficient number of available credits."
 MAX_IMAGES = 5
 MEDIA = "https://standin.invalid"  # reserved TLD: links that plainly lead nowhere
 
@@ -182,17 +184,18 @@ def answer(match: Match, body: dict[str, Any], images: list[bytes], views: list[
 @router.post("/v3/identification", status_code=201, include_in_schema=False)  # the api.plant.id/v3 host form
 async def create_identification(request: Request) -> Response:
     """Plant.id v3: identify the base64 `images` of one plant (JSON body, `Api-Key` header)."""
-    engine, dropped = await before_answer(request, "plant_id")
-    if dropped is not None:
-        return dropped
-    if engine.mode is Mode.FAIL:
-        return _text(500, "Internal Server Error")
+    call = await before_answer(request, "plant_id")
+    if call.dropped is not None:
+        return call.dropped
+    engine = call.engine
+    if call.fail:
+        return _server_error(engine.fail_status)
     try:
         _check_key(request)
         body = _parse_body(await request.body())
         cost = 2 if body.get("health") == "all" else 1  # health assessment costs one credit more
         if engine.mode is Mode.QUOTA or engine.remaining < cost:
-            raise PlantIdError(429, "The specified api key does not have sufficient number of available credits.")
+            raise PlantIdError(429, OUT_OF_CREDITS)
         images = _decode_images(body)
         pictures = [inspect(i) for i in images]
         if not all(p.decodable for p in pictures):
@@ -203,3 +206,34 @@ async def create_identification(request: Request) -> Response:
     language = (request.query_params.get("language") or request.query_params.get("lang") or "en").split(",")[0]
     engine.remaining -= cost
     return JSONResponse(answer(identify(images, pictures), body, images, views, language), status_code=201)
+
+
+def _server_error(status: int) -> Response:
+    """An injected 5xx; Plant.id's 5xx bodies are undocumented [U], so the status phrase as text."""
+    return _text(status, HTTPStatus(status).phrase)
+
+
+@router.get("/api/v3/usage_info")
+@router.get("/v3/usage_info", include_in_schema=False)
+async def usage_info(request: Request) -> Response:
+    """Plant.id v3: credit limits, usage and what is left (free: not counted against credits, section 1.6)."""
+    call = await before_answer(request, "plant_id", counted=False)
+    if call.dropped is not None:
+        return call.dropped
+    engine = call.engine
+    if call.fail:
+        return _server_error(engine.fail_status)
+    try:
+        _check_key(request)
+    except PlantIdError as error:
+        return _text(error.status, error.sentence)
+    out_of_credits = engine.mode is Mode.QUOTA or engine.remaining <= 0
+    remaining = 0 if out_of_credits else engine.remaining
+    used = max(0, engine.quota - engine.remaining)
+    return JSONResponse({
+        "active": True,
+        "credit_limits": {"day": None, "week": None, "month": None, "total": engine.quota},
+        "used": {"day": used, "week": used, "month": used, "total": used},
+        "can_use_credits": {"value": not out_of_credits, "reason": OUT_OF_CREDITS if out_of_credits else None},
+        "remaining": {"day": None, "week": None, "month": None, "total": remaining},
+    })

@@ -153,15 +153,20 @@ def _quota_headers(quota: int, remaining: int) -> dict[str, str]:
 @router.post("/v2/identify/{project}")
 async def identify_project(project: str, request: Request) -> Response:
     """Pl@ntNet v2: identify multipart `images` with one `organs` value each (`api-key` in the query)."""
-    engine, dropped = await before_answer(request, "plantnet")
-    if dropped is not None:
-        return dropped
+    call = await before_answer(request, "plantnet")
+    if call.dropped is not None:
+        return call.dropped
+    engine = call.engine
     try:
-        if engine.mode is Mode.FAIL:
-            raise Boom(500, "An internal server error occurred")
+        if call.fail:
+            # Hapi's Boom says this for a 500; for other statuses its message is the phrase.
+            raise Boom(engine.fail_status, "An internal server error occurred" if engine.fail_status == 500 else HTTPStatus(engine.fail_status).phrase)
         query = _check_query(request)
         if engine.mode is Mode.QUOTA or engine.remaining <= 0:
-            raise Boom(429, "Too Many Requests")  # daily quota gone until 00:00 UTC; body text unconfirmed [U]
+            # Daily quota gone until 00:00 UTC; body text unconfirmed [U]. The quota headers are
+            # sent here too (an assumption [U]) so that clients can learn the reset time.
+            return JSONResponse({"statusCode": 429, "error": "Too Many Requests", "message": "Too Many Requests"},
+                                status_code=429, headers=_quota_headers(engine.quota, 0))
         files, organs = await _read_uploads(request)
         pictures = [inspect(data) for _, data in files]
         if any(p.kind not in ("jpeg", "png") for p in pictures):
