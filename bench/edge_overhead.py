@@ -14,7 +14,8 @@ import time
 
 import httpx
 
-PATH = "/api/v1/auth/health/"
+# The cheapest routed path (served from memory), so the hop itself is what differs.
+PATH = "/.well-known/jwks.json"
 
 
 async def measure(base_url: str, *, requests: int, concurrency: int) -> tuple[float, float, float]:
@@ -45,22 +46,25 @@ async def measure(base_url: str, *, requests: int, concurrency: int) -> tuple[fl
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=8, help="for throughput; latency is measured at concurrency 1")
     parser.add_argument("--rounds", type=int, default=3, help="alternate direct/edge this many times; best round counts")
     args = parser.parse_args()
     direct_url, edge_url = os.environ["PLATFORM_AUTH_URL"], os.environ["PLATFORM_EDGE_URL"]
 
-    results: dict[str, list[tuple[float, float, float]]] = {"direct": [], "edge": []}
+    latency: dict[str, list[tuple[float, float, float]]] = {"direct": [], "edge": []}
+    throughput: dict[str, list[tuple[float, float, float]]] = {"direct": [], "edge": []}
     for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits both alike
-        results["direct"].append(await measure(direct_url, requests=args.requests, concurrency=args.concurrency))
-        results["edge"].append(await measure(edge_url, requests=args.requests, concurrency=args.concurrency))
-    best = {name: max(rounds) for name, rounds in results.items()}
-    (d_rps, d_p50, d_p99), (e_rps, e_p50, e_p99) = best["direct"], best["edge"]
-    print(f"GET {PATH}: {args.requests} requests x {args.rounds} rounds, concurrency {args.concurrency}")
-    print(f"  direct to auth-service : {d_rps:8.0f} req/s  p50 {d_p50:6.2f} ms  p99 {d_p99:6.2f} ms")
-    print(f"  through Traefik        : {e_rps:8.0f} req/s  p50 {e_p50:6.2f} ms  p99 {e_p99:6.2f} ms")
+        for name, url in (("direct", direct_url), ("edge", edge_url)):
+            latency[name].append(await measure(url, requests=args.requests // 2, concurrency=1))
+            throughput[name].append(await measure(url, requests=args.requests, concurrency=args.concurrency))
+    # Best round of each: the least disturbed by other load on the machine.
+    (_, d_p50, d_p99), (_, e_p50, e_p99) = min(latency["direct"], key=lambda r: r[1]), min(latency["edge"], key=lambda r: r[1])
+    d_rps, e_rps = max(r[0] for r in throughput["direct"]), max(r[0] for r in throughput["edge"])
+    print(f"GET {PATH}: {args.rounds} interleaved rounds")
+    print(f"  latency at concurrency 1: direct p50 {d_p50:.2f} ms p99 {d_p99:.2f} ms; edge p50 {e_p50:.2f} ms p99 {e_p99:.2f} ms")
+    print(f"  p50 overhead = {e_p50 - d_p50:+.2f} ms  (target ≤ 1 ms);  p99 overhead = {e_p99 - d_p99:+.2f} ms  (target ≤ 3 ms)")
+    print(f"  throughput at concurrency {args.concurrency}: direct {d_rps:.0f} req/s, edge {e_rps:.0f} req/s")
     print(f"  throughput ratio edge/direct = {e_rps / d_rps:.2f}  (target ≥ 0.70)")
-    print(f"  p50 overhead = {e_p50 - d_p50:+.2f} ms  (target ≤ 1 ms);  p99 overhead = {e_p99 - d_p99:+.2f} ms")
 
 
 if __name__ == "__main__":
