@@ -26,12 +26,40 @@ def production(make_settings: Callable[..., Any], **overrides: Any) -> Any:
 def test_production_with_real_secrets_starts_and_requires_auth(make_settings: Callable[..., Any]) -> None:
     settings = production(make_settings)
 
-    assert settings.auth_required is True
+    assert settings.anonymous_allowed is False and settings.auth_required is True
     assert settings.plant_id_fail_max == 3 and settings.plantnet_fail_max == 5
 
 
 def test_development_allows_anonymous_callers_by_default(make_settings: Callable[..., Any]) -> None:
-    assert make_settings(environment="development").auth_required is False
+    assert make_settings(environment="development").anonymous_allowed is True
+
+
+def test_anonymous_allowed_does_not_follow_debug(make_settings: Callable[..., Any]) -> None:
+    assert make_settings(environment="development", debug=True, anonymous_allowed=False).auth_required is True
+    assert make_settings(environment="development", debug=False, anonymous_allowed=True).auth_required is False
+
+
+def test_the_seed_limits_are_the_defaults(make_settings: Callable[..., Any]) -> None:
+    settings = make_settings()
+
+    assert settings.anonymous_limit == 10 and settings.rate_limit_window_s == 3600
+    assert settings.tier_limit("free") == 100 and settings.tier_limit(None) == 100 and settings.tier_limit("unheard-of") == 100
+    assert settings.tier_limit("pro") > 100
+    assert settings.max_upload_bytes == 10 * 1024 * 1024 and settings.max_image_pixels == 40_000_000
+
+
+def test_tier_limits_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    from identify_gateway.config import Settings
+
+    monkeypatch.setenv("GATEWAY_TIER_LIMITS", '{"free": 50, "pro": 700}')
+    settings = Settings()  # type: ignore[call-arg]  # the rest from the GATEWAY_* variables of the run
+
+    assert settings.tier_limit("pro") == 700 and settings.tier_limit("free") == 50
+
+
+def test_the_deny_list_url_is_required(make_settings: Callable[..., Any]) -> None:
+    with pytest.raises(ValidationError, match="DENYLIST_REDIS_URL"):
+        make_settings(denylist_redis_url="http://wrong")
 
 
 @pytest.mark.parametrize(
@@ -43,6 +71,7 @@ def test_development_allows_anonymous_callers_by_default(make_settings: Callable
         ({"plant_id_api_key": None}, "GATEWAY_PLANT_ID_API_KEY"),
         ({"plantnet_api_key": "dev-insecure-standin-plantnet-key"}, "GATEWAY_PLANTNET_API_KEY"),
         ({"plantnet_api_key": None}, "GATEWAY_PLANTNET_API_KEY"),
+        ({"service_client_secret": "dev-insecure-gateway-client-secret"}, "GATEWAY_SERVICE_CLIENT_SECRET"),
     ],
 )
 def test_production_refuses_development_values_and_names_the_variable(make_settings: Callable[..., Any], overrides: dict[str, Any], named: str) -> None:

@@ -1,4 +1,5 @@
-"""`GET …/identify/health/`: the seed's JSON shape, 200 when healthy, 503 when degraded or worse."""
+"""`GET …/identify/health/`: the seed's JSON shape from the real shared breakers, Redis, auth mode
+and quotas; 200 when healthy, 503 when degraded or worse."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import os
 import re
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
 from sqlalchemy.engine import make_url
 
 from identify_gateway.engines.status import CircuitState, EngineStatus
@@ -18,25 +19,37 @@ from identify_gateway.routes.health import overall_status
 HEALTH = "/api/v1/plant-identification/identify/health/"
 
 
-async def test_healthy_report_has_the_seed_shape(client: AsyncClient) -> None:
-    response = await client.get(HEALTH)
+async def test_healthy_report_has_the_seed_shape(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any]) -> None:
+    async with running(make_app()) as client:
+        response = await client.get(HEALTH)
 
     assert response.status_code == 200
     body = response.json()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body.pop("timestamp"))
-    assert body == {
-        "status": "healthy",
-        "version": "v1",
-        "services": {
-            "plant_id": {"available": True, "circuit_state": "closed", "fail_count": "0/3"},
-            "plantnet": {"available": True, "circuit_state": "closed", "fail_count": "0/5"},
-            "redis": {"available": True},
-        },
-        "authentication": {"mode": "development", "requires_auth": False},
+    services = body.pop("services")
+    assert {k: services[k] for k in ("plant_id", "plantnet", "redis")} == {
+        "plant_id": {"available": True, "circuit_state": "closed", "fail_count": "0/3"},
+        "plantnet": {"available": True, "circuit_state": "closed", "fail_count": "0/5"},
+        "redis": {"available": True},
     }
+    assert body["status"] == "healthy" and body["version"] == "v1"
+    assert body["authentication"] == {"mode": "development", "requires_auth": False}
+    assert set(body["quota"]) == {"plant_id", "plantnet"}
 
 
-async def test_fail_counts_show_the_configured_thresholds(make_app: Callable[..., Any], running: Callable[..., Any]) -> None:
+async def test_trefle_is_reported_dead_and_optional_sources_never_make_it_unhealthy(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any]) -> None:
+    async with running(make_app()) as client:
+        response = await client.get(HEALTH)
+
+    services = response.json()["services"]
+    assert response.status_code == 200
+    assert services["trefle"]["available"] is False and services["trefle"]["enabled"] is False
+    assert "shutdown" in services["trefle"]["note"]
+    assert services["cms"]["enabled"] is False  # no service credentials configured
+    assert services["gbif"]["enabled"] is False
+
+
+async def test_fail_counts_show_the_configured_thresholds(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any]) -> None:
     async with running(make_app(plant_id_fail_max=4, plantnet_fail_max=7)) as client:
         services = (await client.get(HEALTH)).json()["services"]
 
@@ -44,7 +57,53 @@ async def test_fail_counts_show_the_configured_thresholds(make_app: Callable[...
     assert services["plantnet"]["fail_count"] == "0/7"
 
 
-async def test_redis_down_is_degraded_503_and_answers_quickly(make_app: Callable[..., Any], running: Callable[..., Any], dead_redis_url: str) -> None:
+async def test_an_open_breaker_is_unhealthy_503_with_its_state(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any]) -> None:
+    app = make_app()
+    async with running(app) as client:
+        await app.state.resources.breakers["plant_id"].force_open("test: operator", for_s=60)
+        response = await client.get(HEALTH)
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unhealthy"
+    assert body["services"]["plant_id"] == {"available": False, "circuit_state": "open", "fail_count": "0/3"}
+
+
+async def test_failures_are_counted_in_the_shared_state(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any], kit: SimpleNamespace) -> None:
+    # Given Pl@ntNet failing
+    standin.set("plantnet", "fail")
+    app = make_app()
+    async with running(app) as client:
+        # When one identification runs
+        await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(101)))
+        # Then another process (a second app on the same Redis prefix) sees the failure
+        async with running(make_app()) as other:
+            services = (await other.get(HEALTH)).json()["services"]
+
+    assert services["plantnet"]["fail_count"] == "1/5"
+    assert services["plantnet"]["circuit_state"] == "closed"
+
+
+async def test_an_unconfigured_engine_is_unavailable(make_app: Callable[..., Any], running: Callable[..., Any]) -> None:
+    async with running(make_app()) as client:  # no API keys at all
+        response = await client.get(HEALTH)
+
+    assert response.status_code == 503
+    assert response.json()["services"]["plant_id"]["available"] is False
+
+
+async def test_quota_left_is_reported_after_an_identification(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any], kit: SimpleNamespace) -> None:
+    standin.set("plantnet", remaining=42)
+    async with running(make_app()) as client:
+        await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(102)))
+        quota = (await client.get(HEALTH)).json()["quota"]
+
+    assert quota["plantnet"]["remaining"] == 41
+    assert quota["plantnet"]["exhausted"] is False
+    assert quota["plantnet"]["resets_at"].endswith("Z")
+
+
+async def test_redis_down_is_degraded_503_and_answers_quickly(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any], dead_redis_url: str) -> None:
     async with running(make_app(redis_url=dead_redis_url)) as client:
         started = time.perf_counter()
         response = await client.get(HEALTH)
@@ -70,6 +129,13 @@ async def test_production_mode_reports_required_auth(make_app: Callable[..., Any
         body = (await client.get(HEALTH)).json()
 
     assert body["authentication"] == {"mode": "production", "requires_auth": True}
+
+
+async def test_anonymous_allowed_is_a_setting_of_its_own(make_app: Callable[..., Any], running: Callable[..., Any]) -> None:
+    async with running(make_app(environment="development", anonymous_allowed=False)) as client:
+        body = (await client.get(HEALTH)).json()
+
+    assert body["authentication"] == {"mode": "development", "requires_auth": True}
 
 
 def _engine(state: CircuitState, fails: int = 0, fail_max: int = 3) -> EngineStatus:

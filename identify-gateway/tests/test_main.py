@@ -109,3 +109,29 @@ async def test_lifespan_shares_one_client_per_engine_with_explicit_timeouts_and_
         assert await resources.redis.ping() is True
 
     assert resources.plant_id_http.is_closed and resources.plantnet_http.is_closed
+
+
+async def test_every_public_route_is_documented_with_a_summary_and_its_error_answers(client: AsyncClient) -> None:
+    spec = (await client.get(f"{API}/openapi.json")).json()
+
+    operations = [(path, method, op) for path, methods in spec["paths"].items() for method, op in methods.items()]
+    assert {f"{API}/identify/", f"{API}/identify/health/", f"{API}/history/", f"{API}/history/{{identification_id}}/"} <= set(spec["paths"])
+    for path, method, op in operations:
+        assert op.get("description"), f"{method.upper()} {path} has no docstring"
+        if path != f"{API}/identify/health/":
+            assert "401" in op["responses"], f"{method.upper()} {path} does not declare 401"
+    identify = spec["paths"][f"{API}/identify/"]["post"]
+    assert {"200", "400", "401", "413", "415", "422", "429", "503"} <= set(identify["responses"])
+    assert "multipart/form-data" in identify["requestBody"]["content"]
+    assert identify["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/IdentificationResponse")
+
+
+async def test_metrics_expose_the_gateway_series(client: AsyncClient) -> None:
+    metrics = (await client.get("/metrics")).text
+
+    for series in (
+        "gateway_identifications_total", "gateway_identification_duration_seconds", "gateway_engine_calls_total",
+        "gateway_engine_latency_seconds", "gateway_cache_hits_total", "gateway_cache_misses_total", "gateway_lock_events_total",
+        "gateway_lock_wait_seconds", "gateway_breaker_state", "gateway_engine_quota_remaining", "gateway_image_decodes_total",
+    ):  # fmt: skip
+        assert f"# HELP {series}" in metrics, series

@@ -26,6 +26,11 @@ def test_migrate_twice_from_empty_creates_the_table_once(empty_schema_url: str) 
         index = {i["name"]: i for i in schema.get_indexes("identification_requests")}["ix_identification_requests_user_id_created_at"]
         assert index["column_names"] == ["user_id", "created_at"]
         assert index["column_sorting"] == {"created_at": ("desc",)}
+        indexes = {i["name"]: i["column_names"] for i in schema.get_indexes("identification_requests")}
+        assert indexes["ix_identification_requests_confidence"] == ["confidence"]
+        assert indexes["ix_identification_requests_user_id_confidence"] == ["user_id", "confidence"]
+        columns = {c["name"] for c in schema.get_columns("identification_requests")}
+        assert {"plant_name", "scientific_name", "confidence", "engines", "degraded", "cached", "image_count", "parameters", "completed_at"} <= columns
     finally:
         engine.dispose()
 

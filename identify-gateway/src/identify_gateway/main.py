@@ -12,7 +12,7 @@ from identify_gateway import __version__
 from identify_gateway.config import Settings, get_settings
 from identify_gateway.db import ping as ping_database
 from identify_gateway.resources import Resources, open_resources
-from identify_gateway.routes import API_PREFIX, health
+from identify_gateway.routes import API_PREFIX, health, history, identify
 from plant_shared.fastapi_support import instrument
 from plant_shared.health import Check
 from plant_shared.logging import configure_logging
@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
     )
+    app.include_router(identify.router)
     app.include_router(health.router)
+    app.include_router(history.router)
     return instrument(app, service=SERVICE, ready_checks=ready_checks)
 
 

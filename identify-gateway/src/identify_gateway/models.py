@@ -7,8 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Index, MetaData, String, Uuid, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Float, Index, MetaData, SmallInteger, String, Uuid, false, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names, so later migrations can refer to them.
@@ -41,8 +41,18 @@ class IdentificationRequest(Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the auth service's user; NULL when anonymous
     image_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=IdentificationStatus.QUEUED)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the answer exactly as the client got it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Copied out of `result` for listing and querying without reading the JSON (0002).
+    plant_name: Mapped[str | None] = mapped_column(String(255))
+    scientific_name: Mapped[str | None] = mapped_column(String(255))
+    confidence: Mapped[float | None] = mapped_column(Float)  # 0..1, the top suggestion's combined confidence
+    engines: Mapped[list[str]] = mapped_column(ARRAY(String(16)), server_default=text("'{}'"), default=list)  # engines that answered
+    degraded: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    cached: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    image_count: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"), default=1)
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # language, health, organs (never the location)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("status IN (" + ", ".join(f"'{s.value}'" for s in IdentificationStatus) + ")", name="status"),
@@ -51,3 +61,6 @@ class IdentificationRequest(Base):
 
 # History pages: one user's requests, newest first.
 Index("ix_identification_requests_user_id_created_at", IdentificationRequest.user_id, IdentificationRequest.created_at.desc())
+# Confidence queries (low-confidence answers to review, a user's surest identifications).
+Index("ix_identification_requests_confidence", IdentificationRequest.confidence)
+Index("ix_identification_requests_user_id_confidence", IdentificationRequest.user_id, IdentificationRequest.confidence.desc())

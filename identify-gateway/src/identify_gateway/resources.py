@@ -6,17 +6,31 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
 import httpx
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from identify_gateway import __version__
 from identify_gateway.config import Settings
 from identify_gateway.db import create_engine, create_sessionmaker
+from identify_gateway.engines.base import ImageRejected
+from identify_gateway.engines.cms import CmsClient
+from identify_gateway.engines.gbif import GbifClient
+from identify_gateway.engines.plant_id import PlantIdClient
+from identify_gateway.engines.plantnet import PlantNetClient
+from identify_gateway.identify.history import HistoryStore
+from identify_gateway.identify.images import configure_pillow
+from identify_gateway.identify.pipeline import EngineClient, IdentificationPipeline, PipelineConfig
+from identify_gateway.identify.upload import ImageKind
+from identify_gateway.resilience import ConcurrencyLimiter, EngineBreaker, QuotaTracker, RateLimiter, ResultCache, SingleFlight
+from identify_gateway.service_tokens import ServiceTokens
+from plant_shared.tokens import TokenVerifier
 
 USER_AGENT = f"plant-community-identify-gateway/{__version__}"
+PRIMARY_ENGINES = ("plant_id", "plantnet")
 
 
 @dataclass(frozen=True)
@@ -29,13 +43,33 @@ class Resources:
     redis: Redis
     plant_id_http: httpx.AsyncClient
     plantnet_http: httpx.AsyncClient
+    auth_http: httpx.AsyncClient  # JWKS and service tokens
+    denylist_redis: Redis
+    verifier: TokenVerifier
+    breakers: dict[str, EngineBreaker]
+    rate_limiter: RateLimiter
+    concurrency: ConcurrencyLimiter
+    quotas: QuotaTracker
+    history: HistoryStore
+    pipeline: IdentificationPipeline
+
+    @property
+    def accepted_kinds(self) -> frozenset[ImageKind]:
+        kinds = {ImageKind.JPEG, ImageKind.PNG, ImageKind.WEBP}
+        return frozenset(kinds | {ImageKind.HEIC}) if self.settings.accept_heic else frozenset(kinds)
 
 
 def create_redis(settings: Settings) -> Redis:
-    """One pool per process; timeouts on the socket, never by cancelling a command (redis-py CVE-2023-28858)."""
-    pool = ConnectionPool.from_url(
+    """One pool per process; timeouts on the socket, never by cancelling a command (redis-py CVE-2023-28858).
+
+    A blocking pool: past `max_connections` in flight a command waits for a connection (up to the
+    socket timeout) instead of failing at once, which the fail-open cache, lock and limiters would
+    otherwise read as "Redis is down" under load.
+    """
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
+        timeout=settings.redis_timeout_s,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
         # One quick retry: a dropped connection is re-made at once, a dead Redis is reported in milliseconds.
@@ -45,8 +79,18 @@ def create_redis(settings: Settings) -> Redis:
     return Redis.from_pool(pool)  # the client owns the pool and closes it
 
 
+def create_denylist_redis(settings: Settings) -> Redis:
+    """The auth service's deny-list database (read-only here), with the short timeouts and the one
+    immediate retry the shared verifier asks for: an outage answers 503 in milliseconds."""
+    pool = ConnectionPool.from_url(
+        settings.denylist_redis_url, max_connections=settings.redis_max_connections,
+        socket_timeout=0.25, socket_connect_timeout=0.25, retry=Retry(NoBackoff(), 1), health_check_interval=30,
+    )  # fmt: skip
+    return Redis.from_pool(pool)
+
+
 def create_engine_client(base_url: str, *, timeout_s: float, connect_timeout_s: float) -> httpx.AsyncClient:
-    """One keep-alive client per identification engine; credentials are added per request by the engine code."""
+    """One keep-alive client per engine; credentials are added per request by the engine code."""
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
@@ -55,25 +99,129 @@ def create_engine_client(base_url: str, *, timeout_s: float, connect_timeout_s: 
     )
 
 
+def create_breakers(settings: Settings, redis: Redis) -> dict[str, EngineBreaker]:
+    """One breaker per engine and enrichment source; a refused image never counts as a failure."""
+    prefix = f"{settings.redis_key_prefix}cb:"
+
+    def excluded(exc: BaseException) -> bool:
+        return isinstance(exc, ImageRejected)
+
+    def breaker(name: str, fail_max: int, timeout_s: float) -> EngineBreaker:
+        return EngineBreaker(
+            name, redis, fail_max=fail_max, reset_timeout_s=settings.breaker_reset_timeout_s, max_concurrency=settings.engine_max_concurrency,
+            excluded=excluded, probe_timeout_s=timeout_s + 5, prefix=prefix,
+        )  # fmt: skip
+
+    return {
+        "plant_id": breaker("plant_id", settings.plant_id_fail_max, settings.plant_id_timeout_s),
+        "plantnet": breaker("plantnet", settings.plantnet_fail_max, settings.plantnet_timeout_s),
+        "gbif": breaker("gbif", settings.enrichment_fail_max, settings.gbif_timeout_s),
+        "cms": breaker("cms", settings.enrichment_fail_max, settings.cms_timeout_s),
+    }
+
+
+def build_pipeline(
+    settings: Settings,
+    *,
+    redis: Redis,
+    history: HistoryStore,
+    breakers: dict[str, EngineBreaker],
+    quotas: QuotaTracker,
+    plant_id_http: httpx.AsyncClient,
+    plantnet_http: httpx.AsyncClient,
+    gbif_http: httpx.AsyncClient | None,
+    cms_http: httpx.AsyncClient | None,
+    auth_http: httpx.AsyncClient,
+) -> IdentificationPipeline:
+    """The pipeline from settings and already-open clients (the API lifespan and, later, the worker)."""
+    engines: list[EngineClient] = []
+    if settings.plant_id_api_key is not None:
+        engines.append(PlantIdClient(
+            plant_id_http, api_key=settings.plant_id_api_key.get_secret_value(), timeout_s=settings.plant_id_timeout_s,
+            image_long_side=settings.plant_id_image_long_side,
+        ))  # fmt: skip
+    if settings.plantnet_api_key is not None:
+        engines.append(PlantNetClient(
+            plantnet_http, api_key=settings.plantnet_api_key.get_secret_value(), project=settings.plantnet_project,
+            timeout_s=settings.plantnet_timeout_s, image_long_side=settings.plantnet_image_long_side,
+        ))  # fmt: skip
+    configured = {e.name for e in engines}
+    cms = None
+    if cms_http is not None and settings.service_client_id and settings.service_client_secret is not None:
+        tokens = ServiceTokens(
+            auth_http, token_url=settings.auth_token_url, client_id=settings.service_client_id,
+            client_secret=settings.service_client_secret.get_secret_value(), audience="cms",
+        )  # fmt: skip
+        cms = CmsClient(cms_http, tokens=tokens, timeout_s=settings.cms_timeout_s)
+    prefix = settings.redis_key_prefix
+    return IdentificationPipeline(
+        engines=engines,
+        disabled=[name for name in PRIMARY_ENGINES if name not in configured],
+        breakers=breakers,
+        cache=ResultCache(redis, prefix=f"{prefix}cache:", default_ttl_s=max(1, settings.plant_id_cache_ttl_s), ttl_jitter=0.1),
+        single_flight=SingleFlight(redis, prefix=f"{prefix}lock:", lease_ms=settings.lock_lease_ms, wait_timeout_s=settings.lock_wait_timeout_s),
+        quotas=quotas,
+        history=history,
+        config=PipelineConfig(
+            max_pixels=settings.max_image_pixels,
+            cache_ttl_s={"plant_id": settings.plant_id_cache_ttl_s, "plantnet": settings.plantnet_cache_ttl_s},
+            degraded_cache_ttl_s=settings.degraded_cache_ttl_s,
+            enrichment_budget_s=settings.enrichment_budget_s,
+        ),
+        gbif=GbifClient(gbif_http, timeout_s=settings.gbif_timeout_s, ttl_s=settings.gbif_cache_ttl_s) if gbif_http is not None else None,
+        cms=cms,
+        decode_limiter=anyio.CapacityLimiter(settings.decode_concurrency),
+    )
+
+
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Create every shared client; close them all on exit, even if one fails to close."""
+    configure_pillow(max_pixels=settings.max_image_pixels, heic=settings.accept_heic)
     async with AsyncExitStack() as stack:
         db_engine = create_engine(settings)
         stack.push_async_callback(db_engine.dispose)
         redis = create_redis(settings)
         stack.push_async_callback(redis.aclose)
-        plant_id_http = await stack.enter_async_context(
-            create_engine_client(settings.plant_id_base_url, timeout_s=settings.plant_id_timeout_s, connect_timeout_s=settings.engine_connect_timeout_s)
+        denylist_redis = create_denylist_redis(settings)
+        stack.push_async_callback(denylist_redis.aclose)
+
+        async def client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
+            http = create_engine_client(base_url, timeout_s=timeout_s, connect_timeout_s=settings.engine_connect_timeout_s)
+            return await stack.enter_async_context(http)
+
+        plant_id_http = await client(settings.plant_id_base_url, settings.plant_id_timeout_s)
+        plantnet_http = await client(settings.plantnet_base_url, settings.plantnet_timeout_s)
+        gbif_http = await client(settings.gbif_base_url, settings.gbif_timeout_s) if settings.gbif_enabled else None
+        cms_http = await client(settings.cms_internal_url, settings.cms_timeout_s) if settings.cms_internal_url else None
+        auth_http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=httpx.Timeout(settings.auth_timeout_s), headers={"User-Agent": USER_AGENT}, follow_redirects=False)
         )
-        plantnet_http = await stack.enter_async_context(
-            create_engine_client(settings.plantnet_base_url, timeout_s=settings.plantnet_timeout_s, connect_timeout_s=settings.engine_connect_timeout_s)
-        )
+        sessions = create_sessionmaker(db_engine)
+        history = HistoryStore(sessions)
+        breakers = create_breakers(settings, redis)
+        quotas = QuotaTracker(redis, prefix=f"{settings.redis_key_prefix}quota:")
+        pipeline = build_pipeline(
+            settings, redis=redis, history=history, breakers=breakers, quotas=quotas, plant_id_http=plant_id_http,
+            plantnet_http=plantnet_http, gbif_http=gbif_http, cms_http=cms_http, auth_http=auth_http,
+        )  # fmt: skip
         yield Resources(
             settings=settings,
             db_engine=db_engine,
-            sessions=create_sessionmaker(db_engine),
+            sessions=sessions,
             redis=redis,
             plant_id_http=plant_id_http,
             plantnet_http=plantnet_http,
+            auth_http=auth_http,
+            denylist_redis=denylist_redis,
+            verifier=TokenVerifier(
+                jwks_url=settings.jwks_url, issuer=settings.token_issuer, audience=settings.token_audience,
+                http_client=auth_http, denylist_redis=denylist_redis,
+            ),  # fmt: skip
+            breakers=breakers,
+            rate_limiter=RateLimiter(redis, prefix=f"{settings.redis_key_prefix}rl:"),
+            concurrency=ConcurrencyLimiter(redis, prefix=f"{settings.redis_key_prefix}cc:"),
+            quotas=quotas,
+            history=history,
+            pipeline=pipeline,
         )

@@ -1,15 +1,11 @@
-"""Each engine's breaker state, as the health endpoint reports it.
-
-The breakers arrive with the gateway issue; until then every engine reads closed with no failures.
-They plug in here: `engine_status` is the one place the health endpoint asks.
-"""
+"""Each engine's breaker state, as the health endpoint reports it (read from the shared breakers)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from identify_gateway.config import Settings
+from identify_gateway.resilience import EngineBreaker
 
 
 class Engine(StrEnum):
@@ -28,16 +24,15 @@ class EngineStatus:
     circuit_state: CircuitState
     fail_count: int
     fail_max: int
+    enabled: bool = True
+    reason: str | None = None  # why it was forced open (operators only)
 
     @property
     def available(self) -> bool:
-        return self.circuit_state is CircuitState.CLOSED
+        return self.enabled and self.circuit_state is CircuitState.CLOSED
 
 
-def fail_max(engine: Engine, settings: Settings) -> int:
-    return settings.plant_id_fail_max if engine is Engine.PLANT_ID else settings.plantnet_fail_max
-
-
-async def engine_status(engine: Engine, settings: Settings) -> EngineStatus:
-    """Breaker state of `engine` (async: the real state will be read from Redis)."""
-    return EngineStatus(CircuitState.CLOSED, fail_count=0, fail_max=fail_max(engine, settings))
+async def engine_status(breaker: EngineBreaker, *, enabled: bool = True) -> EngineStatus:
+    """The breaker's shared state (one Redis read; this process's own state when Redis is down)."""
+    snapshot = await breaker.snapshot()
+    return EngineStatus(CircuitState(snapshot.state), snapshot.fail_count, snapshot.fail_max, enabled=enabled, reason=snapshot.reason)
