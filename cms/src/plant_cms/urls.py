@@ -19,6 +19,10 @@ urlpatterns = [
     path("metrics", probes.metrics, name="metrics"),
     path("cms/", include(wagtailadmin_urls)),
     path("api/v2/", api_router.urls),
+    path("api/v1/blog/", include("plant_cms.blog.urls")),
+    path("api/v1/search/", include("plant_cms.search.urls")),
+    path("api/v1/internal/species/", include("plant_cms.species.urls")),
+    path("api/v1/", include("plant_cms.garden.urls")),  # garden/…, calendar/… (members' tokens)
     # Anything else under /api/ answers the JSON envelope, even with DEBUG on.
     re_path(r"^api/", errors.api_not_found),
     path("documents/", include(wagtaildocs_urls)),

@@ -21,6 +21,7 @@ def run_with_production_settings(argv: list[str], **overrides: str) -> subproces
         CMS_SECRET_KEY=REAL_SECRET_KEY,
         CMS_DATABASE_URL=REAL_DATABASE_URL,
         CMS_REDIS_URL=os.environ.get("CMS_REDIS_URL", "redis://127.0.0.1:6379/3"),
+        CMS_DENYLIST_REDIS_URL=os.environ.get("CMS_DENYLIST_REDIS_URL", "redis://127.0.0.1:6379/4"),
         CMS_ALLOWED_HOSTS="cms.example.org",
     )
     env.update(overrides)
@@ -61,3 +62,10 @@ def test_deploy_check_warns_only_about_what_the_edge_takes_over():
 
     assert result.returncode == 0, result.stderr
     assert set(re.findall(r"\((\w+\.\w+)\)", result.stderr + result.stdout)) == {"security.W004", "security.W008"}
+
+
+def test_production_settings_need_the_token_deny_list():
+    result = import_production(CMS_DENYLIST_REDIS_URL="")
+
+    assert result.returncode != 0
+    assert "CMS_DENYLIST_REDIS_URL is not set: export CMS_DENYLIST_REDIS_URL=redis://127.0.0.1:6379/4" in result.stderr

@@ -34,6 +34,6 @@ class HomePage(Page):
     api_fields = [APIField("strapline")]
 
     parent_page_types = ["wagtailcore.Page"]
-    # The section index pages (blog, species catalogue) will be the only children.
-    subpage_types: list[str] = []
+    # The section index pages (blog, species catalogue) are the only children.
+    subpage_types = ["blog.BlogIndexPage", "species.PlantCatalogueIndexPage"]
     max_count = 1

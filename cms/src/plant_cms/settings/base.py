@@ -28,6 +28,11 @@ CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
 
 INSTALLED_APPS = [
     "plant_cms.core",
+    "plant_cms.species",
+    "plant_cms.blog",
+    "plant_cms.search",
+    "plant_cms.garden",
+    "plant_cms.accounts",
     "wagtail.contrib.redirects",
     "wagtail.sites",
     "wagtail.users",
@@ -38,6 +43,7 @@ INSTALLED_APPS = [
     "wagtail.admin",
     "wagtail",
     "wagtail.api.v2",
+    "wagtail.embeds",  # the blog body's embed block
     "modelcluster",
     "taggit",
     "django_filters",  # the Wagtail admin's listing filters
@@ -48,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # pg_trgm indexes and lookups (species names)
 ]
 
 MIDDLEWARE = [
@@ -85,6 +92,13 @@ TEMPLATES = [
 # A project-owned user model from the first migration: swapping it later is a rewrite.
 AUTH_USER_MODEL = "core.User"
 LOGIN_URL = "wagtailadmin_login"
+# Editors sign in with their platform account: the auth service checks the password, the CMS keeps
+# none (plant_cms.accounts). No ModelBackend: a local password could never be used anyway.
+AUTHENTICATION_BACKENDS = ["plant_cms.accounts.backends.PlatformAccountBackend"]
+AUTH_SERVICE_URL = env.text("AUTH_SERVICE_URL", "http://127.0.0.1:8101").rstrip("/")
+AUTH_SERVICE_TIMEOUT = 5.0  # seconds, per call to the auth service during an editor's sign-in
+# "Remember me" sessions of the admin last a working day, then the platform is asked again.
+SESSION_COOKIE_AGE = env.integer("EDITOR_SESSION_SECONDS", 8 * 3600)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -148,16 +162,60 @@ WAGTAILADMIN_BASE_URL = PUBLIC_BASE_URL
 # Absolute URLs in API responses (detail_url, download_url) point at the edge, not this process.
 WAGTAILAPI_BASE_URL = PUBLIC_BASE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+# Rich text in the API (fields and StreamField blocks) as ready-to-render HTML, links resolved.
+WAGTAILAPI_RICH_TEXT_FORMAT = "html"
+# Editors preview drafts in the external frontend, which exchanges the token at /api/v2/preview/.
+PREVIEW_FRONTEND_URL = env.text("PREVIEW_FRONTEND_URL", "")
+PREVIEW_TOKEN_MAX_AGE = env.integer("PREVIEW_TOKEN_MAX_AGE", 600)  # seconds
+# Anonymous /api/v2/ GETs are cached in Redis this long; publish/unpublish/move purge them at once.
+API_CACHE_SECONDS = env.integer("API_CACHE_SECONDS", 300)
 # Only document types editors need; anything else could be served back as active content.
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "rtf", "txt", "xlsx"]
+# Editors' passwords live in the auth service only: no password forms, resets or fields here.
+WAGTAILADMIN_USER_LOGIN_FORM = "plant_cms.accounts.forms.PlatformLoginForm"
+WAGTAIL_PASSWORD_MANAGEMENT_ENABLED = False
+WAGTAIL_PASSWORD_RESET_ENABLED = False
+WAGTAILUSERS_PASSWORD_ENABLED = False
+
+# --- Platform access tokens (docs/architecture.md, "Tokens") ------------------------------------
+
+# Read by plant_shared.django_auth: the shared verifier, audience "cms". The deny-list (Redis db 4,
+# the auth service's) is required: without it a revoked token would pass until it expires.
+DENYLIST_REDIS_URL = env.redis_url("DENYLIST_REDIS_URL", example="redis://127.0.0.1:6379/4")
+PLATFORM_TOKEN_VERIFIER = {
+    "jwks_url": env.text("JWKS_URL", "http://127.0.0.1:8101/.well-known/jwks.json"),
+    "issuer": env.text("TOKEN_ISSUER", "plant-community-auth"),
+    "audience": "cms",
+    "denylist_redis_url": DENYLIST_REDIS_URL,
+}
+# The auth service's account events (user.deleted) on the same Redis, read by the consumer group.
+ACCOUNT_EVENTS_REDIS_URL = DENYLIST_REDIS_URL
+ACCOUNT_EVENTS_STREAM = env.text("ACCOUNT_EVENTS_STREAM", "events:accounts")
+ACCOUNT_EVENTS_GROUP = env.text("ACCOUNT_EVENTS_GROUP", "cms")
+
+# --- The members' garden ------------------------------------------------------------------------
+
+# Members' plant photos: private, outside MEDIA_ROOT (which is served to anyone), read through the API.
+PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", MEDIA_ROOT.parent / "private-media")
+STORAGES["garden_photos"] = {
+    "BACKEND": "plant_cms.garden.storage.PrivateFileSystemStorage",
+    "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+}
+# Care reminders: "console" (standard output) or "file" (JSON lines at NOTIFICATION_FILE_PATH).
+NOTIFICATION_BACKEND = env.text("NOTIFICATION_BACKEND", "console")
+NOTIFICATION_FILE_PATH = env.text("NOTIFICATION_FILE_PATH", "")
 
 # --- Django REST framework ----------------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "plant_cms.core.errors.envelope_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # Editors signed in to the admin; platform tokens arrive with the auth integration.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Platform access tokens first: an anonymous request then gets 401 with `WWW-Authenticate: Bearer`
+    # (DRF takes the header from the first class). Editors signed in to the admin keep their session.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "plant_shared.django_auth.PlatformTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 

@@ -99,9 +99,9 @@ def database_from_url(url: str, *, variable: str = PREFIX + "DATABASE_URL") -> d
     }
 
 
-def redis_url(name: str) -> str:
-    """A required Redis URL (`redis://`, `rediss://` or `unix://`)."""
-    url = required(name, "redis://127.0.0.1:6379/3")
+def redis_url(name: str, example: str = "redis://127.0.0.1:6379/3") -> str:
+    """A required Redis URL (`redis://`, `rediss://` or `unix://`); `example` shows the fix."""
+    url = required(name, example)
     if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
         raise ImproperlyConfigured(f"{PREFIX}{name} must be a redis://host:port/db URL")
     return url

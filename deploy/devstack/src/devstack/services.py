@@ -92,6 +92,9 @@ def environments(profile: Profile, pg: Postgres, redis: Redis, secrets: dict[str
             "CMS_DENYLIST_REDIS_URL": f"{redis.url}/4",
             # Editors sign in to /cms/ with their platform password, checked by the auth service.
             "CMS_AUTH_SERVICE_URL": f"http://127.0.0.1:{ports.auth}",
+            # Care reminders land in a file: tests read them from there.
+            "CMS_NOTIFICATION_BACKEND": "file",
+            "CMS_NOTIFICATION_FILE_PATH": str(profile.data_dir / "notifications.jsonl"),
         },
         "standin": {
             **common,
@@ -129,6 +132,8 @@ def set_up(profile: Profile, envs: dict[str, dict[str, str]], secrets: dict[str,
     with ThreadPoolExecutor(len(steps)) as pool:
         for future in [pool.submit(_run_step, name, argv, env, profile.log_dir) for name, argv, env in steps]:
             future.result()
+    # Demo species and posts (idempotent); image sizes are rendered on first request, not up front.
+    _run_step("cms-demo-content", [PY, "-m", "django", "load_demo_content", "--no-renditions"], envs["cms"], profile.log_dir)
     _run_step(
         "gateway-service-client",
         [PY, "-m", "auth_service.cli", "create-service-client", "--client-id", GATEWAY_CLIENT_ID, "--audience", "cms", "--secret-env", "CLIENT_SECRET"],
@@ -174,6 +179,13 @@ def start_services(profile: Profile, envs: dict[str, dict[str, str]], supervisor
               "--concurrency", "2", "-Q", "fast,default,slow,priority", "--hostname", f"gateway-{profile.name}@%h"],
         env=worker_env, cwd=REPO_ROOT, log_path=log / "gateway-worker.log",
     ))
+    cms_env = {**base, **envs["cms"]}
+    # The CMS's background work: erase a deleted account's garden; send care reminders every 15 min.
+    for name, argv in (
+        ("cms-account-events", [PY, "-m", "django", "consume_account_events"]),
+        ("cms-reminders", [PY, "-m", "django", "send_care_reminders", "--every", "900"]),
+    ):
+        supervisor.start(Process(name=name, argv=argv, env=cms_env, cwd=REPO_ROOT, log_path=log / f"{name}.log"))
     supervisor.start(Process(
         name="traefik",
         argv=[str(Path(PY).parent / "traefik"), f"--configFile={traefik_config}"],
