@@ -103,13 +103,21 @@ def traefik_mount_problems(doc: Compose) -> Problems:
         if found is None or not found[0].is_dir():
             problems.append(f"{name}: local plugin {plugin} must be mounted at {where}")
     env = environment(svc)
+    read: set[str] = set()
     for dynamic in dynamic_files:
-        for variable in sorted(set(re.findall(r'env\s+"([A-Za-z_][A-Za-z0-9_]*)"', dynamic.read_text()))):
+        text = dynamic.read_text()
+        read |= set(re.findall(r'env\s+"([A-Za-z_][A-Za-z0-9_]*)"', text))
+        # A backend's URL is the variable itself, with no default: compose must set it, to a service.
+        for variable in sorted(set(re.findall(r'url:\s*[\'"]\{\{\s*env\s+"([A-Za-z_][A-Za-z0-9_]*)"\s*\}\}', text))):
             value = env.get(variable)
             if not value:
                 problems.append(f"{name}: {dynamic.name} reads {variable} from the environment, which compose does not set")
-            elif "://" in value:
+            else:
                 problems += backend_url_problems(doc, name, variable, value)
+    # The edge's own settings have defaults in the templates; one that compose sets but no template
+    # reads (a typo) would be ignored without a word.
+    for variable in sorted(v for v in env if v.startswith("EDGE_") and v not in read):
+        problems.append(f"{name}: compose sets {variable}, which no file of the dynamic configuration reads")
     entry_ports = {}
     for entry_point, spec in (static.get("entryPoints") or {}).items():
         port = re.search(r":(\d+)(?:/\w+)?$", str((spec or {}).get("address", "")))

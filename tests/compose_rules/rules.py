@@ -134,13 +134,27 @@ def secret_problems(doc: Compose) -> Problems:
     return problems
 
 
+# What a set-up job may keep when it must run as root (to hand a new volume over to an unprivileged user).
+OWNERSHIP_CAPABILITIES = {"CHOWN", "FOWNER", "DAC_OVERRIDE"}
+
+
+def is_ownership_job(doc: Compose, name: str, svc: dict[str, Any]) -> bool:
+    """A one-shot job with no network and no capability but the file-ownership ones."""
+    caps = {str(cap).upper().removeprefix("CAP_") for cap in svc.get("cap_add") or []}
+    return (name in one_shot_services(doc) and svc.get("network_mode") == "none" and "ALL" in (svc.get("cap_drop") or [])
+            and caps <= OWNERSHIP_CAPABILITIES and svc.get("read_only") is True)
+
+
 def non_root_problems(doc: Compose) -> Problems:
-    """Everything but the data stores (whose official images drop root themselves) runs unprivileged."""
+    """Everything but the data stores (whose official images drop root themselves) runs unprivileged,
+    except a set-up job that only fixes a volume's ownership (no network, no other capability)."""
     problems: Problems = []
     for name, svc in services(doc).items():
         if name in DATA_STORES or svc.get("build"):  # built images: their Dockerfile's USER is checked
             continue
         user = str(svc.get("user", "")).split(":")[0]
+        if user in ("0", "root") and is_ownership_job(doc, name, svc):
+            continue
         if user in ("0", "root") or (not user and "unprivileged" not in str(svc.get("image", ""))):
             problems.append(f"{name}: runs as root; set user: (or use the image's unprivileged variant)")
     return problems
