@@ -19,7 +19,7 @@ import pytest
 
 from tests.compose_rules.dockerfile import dockerfile_of, dockerfile_problems
 from tests.compose_rules.dockerignore import dockerignore_patterns, is_ignored
-from tests.compose_rules.edge import edge_problems, traefik_mount_problems
+from tests.compose_rules.edge import edge_problems, traefik_mount_problems, trusted_proxy_problems
 from tests.compose_rules.fixtures import doc, static_config  # noqa: F401  (fixtures, used by name)
 from tests.compose_rules.interpolation import MissingVariables, interpolate, placeholder_env
 from tests.compose_rules.load import DOCKERIGNORE, ROOT, Compose, load_schema, package_name, workspace_members
@@ -36,7 +36,7 @@ from tests.compose_rules.rules import (
     schema_problems,
     secret_problems,
 )
-from tests.compose_rules.settings import settings_problems
+from tests.compose_rules.settings import build_time_problems, settings_problems
 
 
 def test_schema_itself_is_a_valid_draft7_schema() -> None:
@@ -57,7 +57,7 @@ def test_compose_refuses_to_start_without_its_secrets(doc: Compose) -> None:
         interpolate(doc, {})
     named = {error.split(":")[0] for error in refused.value.errors}
     expected = {"POSTGRES_PASSWORD", "AUTH_DB_PASSWORD", "GATEWAY_DB_PASSWORD", "CMS_DB_PASSWORD", "CMS_SECRET_KEY", "AUTH_KEY_ENCRYPTION_KEY",
-                "GATEWAY_PLANT_ID_API_KEY", "GATEWAY_PLANTNET_API_KEY", "CMS_ALLOWED_HOSTS", "PUBLIC_BASE_URL"}
+                "GATEWAY_PLANT_ID_API_KEY", "GATEWAY_PLANTNET_API_KEY", "GATEWAY_SERVICE_CLIENT_SECRET", "CMS_ALLOWED_HOSTS", "PUBLIC_BASE_URL"}
     assert expected <= named
 
 
@@ -81,6 +81,13 @@ def test_dockerfile_is_a_locked_two_phase_non_root_build_with_a_health_check(ser
     assert make_uv is not None and f"uv=={make_uv[1]}" in text
 
 
+@pytest.mark.parametrize("service_dir", ["auth-service", "identify-gateway", "cms"])
+def test_dockerfile_build_time_commands_accept_the_image_environment(service_dir: str, tmp_path: Path) -> None:
+    # The CMS image collects its static files under the production settings while it is built.
+    text = (ROOT / service_dir / "Dockerfile").read_text()
+    assert build_time_problems(text, f"{service_dir}/Dockerfile", tmp_path) == []
+
+
 def test_the_platform_runs_every_process_of_the_contract(doc: Compose) -> None:
     commands = {name: " ".join(command_args(svc)) for name, svc in services(doc).items()}
     assert "celery -A identify_gateway.worker worker" in commands["gateway-worker"]
@@ -89,7 +96,34 @@ def test_the_platform_runs_every_process_of_the_contract(doc: Compose) -> None:
     assert commands["auth-migrate"] == "python -m auth_service.cli migrate"
     assert commands["gateway-migrate"] == "python -m identify_gateway.cli migrate"
     assert "python -m django migrate --noinput" in commands["cms-setup"]
+    assert commands["auth-clients"] == ("python -m auth_service.cli create-service-client --client-id identify-gateway --audience cms "
+                                        "--secret-env GATEWAY_SERVICE_CLIENT_SECRET")
+    assert commands["cms-account-events"] == "python -m django consume_account_events"
+    assert commands["cms-reminders"] == "python -m django send_care_reminders --every 900"
     assert {"traefik", "nginx", "postgres", "redis", "auth-service", "identify-gateway", "cms"} <= set(services(doc))
+
+
+def test_the_gateway_client_is_registered_before_the_gateway_asks_for_tokens(doc: Compose) -> None:
+    clients = services(doc)["auth-clients"]
+    secret = environment(clients)["GATEWAY_SERVICE_CLIENT_SECRET"]
+    client_id = " ".join(command_args(clients)).split("--client-id ")[1].split()[0]
+    for name in ("identify-gateway", "gateway-worker"):
+        env = environment(services(doc)[name])
+        assert env["GATEWAY_SERVICE_CLIENT_SECRET"] == secret and env["GATEWAY_SERVICE_CLIENT_ID"] == client_id
+        assert services(doc)[name]["depends_on"]["auth-clients"]["condition"] == "service_completed_successfully"
+    assert services(doc)["auth-clients"]["depends_on"]["auth-migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_private_media_is_shared_by_the_cms_processes_and_never_served(doc: Compose) -> None:
+    holders = {name for name, svc in services(doc).items() for m in mounts(svc) if m["source"] == "cms-private-media"}
+    assert holders == {"cms", "cms-account-events", "cms-reminders"}
+    for name in holders:
+        svc = services(doc)[name]
+        mount = next(m for m in mounts(svc) if m["source"] == "cms-private-media")
+        assert not mount["read_only"] and mount["target"] == environment(svc)["CMS_PRIVATE_MEDIA_ROOT"]
+    # The image creates the mount point for its user, so the new volume is the CMS's (and private).
+    dockerfile = (ROOT / "cms" / "Dockerfile").read_text()
+    assert re.search(r"mkdir -p [^\n]*/app/private-media", dockerfile) and re.search(r"chown app:app [^\n]*/app/private-media", dockerfile)
 
 
 def test_commands_name_modules_that_exist(doc: Compose) -> None:
@@ -105,7 +139,7 @@ def test_each_service_accepts_its_compose_environment_in_production(doc: Compose
 
 def test_every_long_running_service_has_a_health_check(doc: Compose) -> None:
     assert healthcheck_problems(doc) == []
-    assert one_shot_services(doc) == {"auth-migrate", "gateway-migrate", "cms-setup"}
+    assert one_shot_services(doc) == {"auth-migrate", "auth-clients", "gateway-migrate", "cms-setup"}
 
 
 def test_data_stores_are_awaited_until_healthy(doc: Compose) -> None:
@@ -118,6 +152,10 @@ def test_no_secret_is_written_in_the_file(doc: Compose) -> None:
 
 def test_only_the_edge_is_exposed_and_nothing_by_default(doc: Compose, static_config: dict[str, Any] | None) -> None:
     assert edge_problems(doc, static_config) == []
+
+
+def test_services_trust_forwarded_headers_from_the_edge_only(doc: Compose) -> None:
+    assert trusted_proxy_problems(doc) == []
 
 
 def test_traefik_configuration_and_all_it_names_are_mounted(doc: Compose) -> None:

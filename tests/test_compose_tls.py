@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.compose_rules.edge import edge_problems, traefik_mount_problems
+from tests.compose_rules.edge import edge_problems, traefik_mount_problems, trusted_proxy_problems
 from tests.compose_rules.interpolation import MissingVariables, interpolate, placeholder_env
 from tests.compose_rules.load import TLS_OVERRIDE_FILE, Compose, load_compose, load_compose_with
 from tests.compose_rules.readers import command_args, container_to_host, environment, mounts, published_container_ports, services, traefik_service
@@ -68,6 +68,7 @@ def test_the_merged_file_keeps_the_platform_rules(merged: Compose, tls_static: d
     assert non_root_problems(merged) == []
     assert edge_problems(merged, tls_static) == []
     assert traefik_mount_problems(merged) == []
+    assert trusted_proxy_problems(merged) == []
 
 
 def test_the_edge_publishes_http_and_https_and_the_tls_static_file_is_used(merged: Compose, tls_static: dict[str, Any]) -> None:

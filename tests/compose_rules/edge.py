@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -149,4 +151,87 @@ def backend_url_problems(doc: Compose, edge_name: str, variable: str, url: str) 
         exposed = {int(p.split("/")[0]) for keyword, args in dockerfile_stages(dockerfile.read_text())[-1] if keyword == "EXPOSE" for p in args.split()}
         if port not in exposed:
             problems.append(f"{edge_name}: {variable} uses port {port}, but {host}'s image exposes {sorted(exposed)}")
+    return problems
+
+
+# Settings naming the peers whose X-Forwarded-For a service believes: uvicorn's, and our services' own.
+TRUSTED_PROXY_SETTINGS = ("FORWARDED_ALLOW_IPS", "AUTH_TRUSTED_PROXIES", "GATEWAY_TRUSTED_PROXIES")
+
+
+def _proxy_entries(value: str) -> list[str]:
+    """A trusted-proxy setting's entries: a JSON list (pydantic list fields) or comma-separated."""
+    text = value.strip()
+    if text.startswith("["):
+        entries = json.loads(text)
+        if not isinstance(entries, list):
+            raise ValueError(text)
+        return [str(entry).strip() for entry in entries]
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def trusted_proxy_problems(doc: Compose) -> Problems:
+    """Services believe X-Forwarded-For from the edge's fixed address, and from nothing else.
+
+    The address must be one Docker can give the edge and no other container: inside a subnet the
+    network declares (Docker only fixes addresses there), outside that subnet's `ip_range` (the pool
+    other containers draw from, whoever starts first) and not its gateway. A setting that names
+    anything else either lets that address pose as any client (a whole network, another container)
+    or never matches, and every client then looks like the edge: one throttle bucket for the world.
+    (`*`, believing any peer, is `edge_problems`' business: safe only while Traefik replaces the header.)
+    """
+    edge = traefik_service(doc)
+    if edge is None:
+        return ["no traefik service"]
+    edge_name, edge_svc = edge
+    problems: Problems = []
+    declared = doc.get("networks") or {}
+    fixed: set[IPv4Address | IPv6Address] = set()
+    attachments = edge_svc.get("networks") if isinstance(edge_svc.get("networks"), dict) else {}
+    for net, spec in attachments.items():
+        for key in ("ipv4_address", "ipv6_address"):
+            if not (spec or {}).get(key):
+                continue
+            try:
+                address = ip_address(str(spec[key]))
+            except ValueError:
+                problems.append(f"{edge_name}: {key} {spec[key]!r} on {net} is not an address")
+                continue
+            fixed.add(address)
+            configs = (((declared.get(net) or {}).get("ipam") or {}).get("config")) or []
+            pools = [c for c in configs if c.get("subnet") and address in ip_network(str(c["subnet"]), strict=False)]
+            if not pools:
+                problems.append(f"{edge_name}: {key} {address} lies in no ipam subnet of network {net}; "
+                                "Docker fixes addresses only on a network with a configured subnet")
+            for config in pools:
+                subnet = ip_network(str(config["subnet"]), strict=False)
+                gateway = ip_address(str(config["gateway"])) if config.get("gateway") else subnet.network_address + 1
+                if address in (subnet.network_address, gateway) or (subnet.version == 4 and address == subnet.broadcast_address):
+                    problems.append(f"{edge_name}: {key} {address} is {net}'s network, gateway or broadcast address")
+                if not config.get("ip_range"):
+                    problems.append(f"{edge_name}: {net}'s subnet {subnet} has no ip_range: Docker may give {address} "
+                                    f"to a container that starts before {edge_name}")
+                elif address in ip_network(str(config["ip_range"]), strict=False):
+                    problems.append(f"{edge_name}: {key} {address} lies inside {net}'s ip_range {config['ip_range']}, "
+                                    "the pool other containers draw from")
+    for name, svc in services(doc).items():
+        env = environment(svc)
+        for variable in TRUSTED_PROXY_SETTINGS:
+            value = env.get(variable)
+            if value is None or value.strip() == "*":
+                continue
+            try:
+                trusted = [ip_network(entry, strict=False) for entry in _proxy_entries(value)]
+            except ValueError:  # json.JSONDecodeError is one
+                problems.append(f"{name}: {variable}={value!r} is not a list of addresses or networks")
+                continue
+            if not fixed:
+                problems.append(f"{name}: {variable} trusts {value}, but {edge_name} has no fixed address "
+                                "(networks: <name>: ipv4_address), so its address is not known")
+                continue
+            for network in trusted:
+                if network.num_addresses != 1 or network.network_address not in fixed:
+                    problems.append(f"{name}: {variable} trusts {network}, which is not (only) {edge_name}'s fixed "
+                                    f"address {', '.join(map(str, sorted(fixed, key=str)))}: it could pose as any client")
+            if not any(network.network_address in fixed for network in trusted if network.num_addresses == 1):
+                problems.append(f"{name}: {variable} does not name {edge_name}'s fixed address: every client would look like the edge")
     return problems

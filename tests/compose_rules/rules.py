@@ -78,16 +78,52 @@ def has_healthcheck(svc: dict[str, Any]) -> bool:
     return dockerfile is not None and dockerfile.is_file() and final_stage_has_healthcheck(dockerfile)
 
 
+def image_command(dockerfile: Path) -> list[str] | None:
+    """The final stage's CMD (exec form), or None."""
+    stages = dockerfile_stages(dockerfile.read_text())
+    commands = [args for keyword, args in (stages[-1] if stages else []) if keyword == "CMD"]
+    return json.loads(commands[-1]) if commands and commands[-1].startswith("[") else None
+
+
+# A health check that passes whatever the process does: `true`, `exit 0`, or anything `|| true`.
+_ALWAYS_TRUE = re.compile(r"^\s*(true|:|exit\s+0|/(usr/)?bin/true)\s*$|\|\|\s*(true|:|exit\s+0)\s*;?\s*$")
+
+
+def cannot_fail(test: Any) -> bool:
+    if isinstance(test, str):
+        return bool(_ALWAYS_TRUE.search(test))
+    kind, args = (str(test[0]), [str(arg) for arg in test[1:]]) if test else ("", [])
+    if kind == "CMD-SHELL":
+        return bool(_ALWAYS_TRUE.search(" ".join(args)))
+    if kind == "CMD":
+        if args and args[0] in ("true", "/bin/true", "/usr/bin/true"):
+            return True
+        if len(args) == 3 and args[0] in ("sh", "/bin/sh", "bash", "/bin/bash") and args[1] == "-c":
+            return bool(_ALWAYS_TRUE.search(args[2]))
+    return False
+
+
 def healthcheck_problems(doc: Compose) -> Problems:
-    """Every long-running service has a health check (its own, or its image's); set-up jobs never restart."""
+    """Every long-running service has a health check (its own, or its image's) that can fail and checks
+    what the service runs; set-up jobs never restart."""
     problems: Problems = []
     one_shots = one_shot_services(doc)
     for name, svc in services(doc).items():
         if name in one_shots:
             if svc.get("restart") not in (None, "no"):
                 problems.append(f"{name}: a set-up job must not restart (restart: \"no\"), or it runs again after completing")
-        elif not has_healthcheck(svc):
+            continue
+        if not has_healthcheck(svc):
             problems.append(f"{name}: long-running, and no health check applies (none in compose or its image, or disabled)")
+            continue
+        own = (svc.get("healthcheck") or {}).get("test")
+        if own and cannot_fail(own):
+            problems.append(f"{name}: its health check cannot fail ({own!r}); check what the process does")
+        dockerfile = dockerfile_of(svc)
+        if not own and svc.get("command") is not None and dockerfile is not None and dockerfile.is_file():
+            if command_args(svc) != image_command(dockerfile):
+                problems.append(f"{name}: runs its own command but keeps the image's health check, which probes what the "
+                                "image's CMD serves; give it a health check of its own")
     return problems
 
 
