@@ -1,23 +1,36 @@
 """Token verification cost per request, as a fraction of a trivial FastAPI request (issue 3: < 10%).
 
-One run, same machine, same app, two endpoints that answer the same body: `/trivial` and `/auth`
-(the same handler behind `plant_shared.fastapi_support.bearer_claims`, deny-list `MGET` on the real
-Redis included). It prints:
+One run, same machine, same app, endpoints that answer the same body: `/trivial`, `/auth` and
+`/auth-mirror` (the same handler behind `plant_shared.fastapi_support.bearer_claims`). Both
+authenticated endpoints check the deny-list on the real Redis: `/auth` with a per-request `MGET`
+(the comparison), `/auth-mirror` through a fresh `DenylistMirror` (memory only; the verifier
+falls back to the `MGET` only while the mirror is not fresh). For scale, `/auth-unchecked` is the
+same bearer dependency with no deny-list check at all (the floor a mirror can reach) and
+`/dependency` a FastAPI dependency that verifies nothing. It prints:
 
 1. pure verification per token with a pre-loaded key (`read_header` + `decode_and_validate`),
    against the 0.2 ms target (perf-reliability-notes A5), plus its parts;
-2. the full `TokenVerifier.verify` in-process (decode + one `MGET`), for a new token each call and
-   for a reused one (the verifier remembers verified tokens; expiry and deny-list still checked);
+2. the full `TokenVerifier.verify` in-process, with the `MGET` and with the mirror, for a new
+   token each call and for a reused one (the verifier remembers verified tokens; expiry and
+   deny-list still checked every call);
 3. in-process ASGI (no HTTP, no client): server-side cost of each endpoint and the ratio
    (verify overhead / trivial request) — the strictest form of the goal;
 4. real HTTP: uvicorn (httptools, uvloop, no access log) in a subprocess, a keep-alive httpx client
-   sending requests one at a time — the cost a client sees.
+   sending requests one at a time — the cost a client sees. The server starts the mirror in its
+   lifespan, as the services do. On Linux it also prints the server's own CPU time per request
+   (its event-loop thread, from `/proc/<pid>/schedstat`): on a loaded machine the wall-clock
+   figures carry the time both processes wait for a CPU, the CPU time does not (nor does it count
+   waiting for Redis, so the `MGET` rows look cheaper there than they are).
+
+Each table also gives the bearer dependency's cost over the no-op dependency ("verification
+itself"): what verifying adds once FastAPI's own per-dependency work, which any dependency pays,
+is set aside.
 
 "new token" = a different token on every request (every request pays the signature check);
 "reused token" = one client's token sent again and again (the usual case: a token lives an hour).
 
 Usage (from the repository root):
-    .venv/bin/python bench/token_verify.py [--redis-url redis://127.0.0.1:6499/4] [--requests 2000] [--rounds 5]
+    .venv/bin/python bench/token_verify.py [--redis-url redis://127.0.0.1:16380/5] [--requests 2000] [--rounds 5]
 
 Bounded: rounds x requests per endpoint and mode, then it stops (the server subprocess with it).
 """
@@ -25,6 +38,7 @@ Bounded: rounds x requests per endpoint and mode, then it stops (the server subp
 import argparse
 import base64
 import json
+import logging
 import os
 import platform
 import socket
@@ -34,17 +48,18 @@ import sys
 import time
 import uuid
 from importlib.metadata import version
-from typing import Annotated, Any, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, AsyncIterator, Awaitable, Callable
 
 import httpx
 import jwt
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from jwt import PyJWK
 
 from plant_shared.fastapi_support import bearer_claims, install_error_handlers
-from plant_shared.tokens import Claims, TokenVerifier, decode_and_validate, read_header
+from plant_shared.tokens import Claims, DenylistMirror, TokenVerifier, decode_and_validate, read_header
 
 ISSUER = "plant-community-auth"
 AUDIENCE = "identify-gateway"
@@ -81,25 +96,69 @@ def mint(private: Ed25519PrivateKey, kid: str) -> str:
     return jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": kid, "typ": "at+jwt"})
 
 
-def make_verifier(jwk: dict[str, str], redis_url: str) -> TokenVerifier:
+def make_verifier(jwk: dict[str, str], redis_url: str, *, mirror: bool) -> TokenVerifier:
+    """A verifier with its own Redis client; with `mirror`, a `DenylistMirror` (on another client)
+    that the caller starts (`await verifier.denylist_mirror.start()`)."""
     body = json.dumps({"keys": [jwk]}).encode()
     http = httpx.AsyncClient(transport=httpx.MockTransport(lambda _request: httpx.Response(200, content=body)), timeout=2.0)
     redis_client = aioredis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return TokenVerifier(jwks_url=JWKS_URL, issuer=ISSUER, audience=AUDIENCE, http_client=http, denylist_redis=redis_client)
+    denylist_mirror = DenylistMirror(aioredis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)) if mirror else None
+    return TokenVerifier(
+        jwks_url=JWKS_URL, issuer=ISSUER, audience=AUDIENCE, http_client=http, denylist_redis=redis_client, denylist_mirror=denylist_mirror
+    )
 
 
-def make_app(verifier: TokenVerifier) -> FastAPI:
-    app = FastAPI()
-    app.state.verifier = verifier
+def without_denylist(verifier: TokenVerifier) -> TokenVerifier:
+    """The same verifier (same JWKS cache) with no deny-list: the floor the mirror is compared to."""
+    quiet = logging.getLogger("plant_shared.tokens")
+    level, quiet.level = quiet.level, logging.ERROR  # its "without a deny-list" warning is expected here
+    try:
+        floor = TokenVerifier(jwks_url=JWKS_URL, issuer=ISSUER, audience=AUDIENCE, http_client=verifier.jwks._http, denylist_redis=None)
+    finally:
+        quiet.level = level
+    return floor
+
+
+def make_app(with_mget: TokenVerifier, with_mirror: TokenVerifier) -> FastAPI:
+    mirror = with_mirror.denylist_mirror
+    assert mirror is not None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:  # what the services do
+        await mirror.start(wait=5.0)
+        yield
+        await mirror.stop()
+
+    app = FastAPI(lifespan=lifespan)
+    app.state.verifier = with_mget
+    app.state.mirrored_verifier = with_mirror
+    app.state.unchecked_verifier = without_denylist(with_mget)
     install_error_handlers(app)
     current = bearer_claims(lambda request: request.app.state.verifier)
+    current_mirrored = bearer_claims(lambda request: request.app.state.mirrored_verifier)
+    current_unchecked = bearer_claims(lambda request: request.app.state.unchecked_verifier)
+
+    async def header_only(request: Request) -> str | None:  # a dependency that does no verification
+        return request.headers.get("authorization")
 
     @app.get("/trivial")
     async def trivial() -> dict[str, bool]:
         return {"ok": True}
 
+    @app.get("/dependency")
+    async def dependency_only(header: Annotated[str | None, Depends(header_only)]) -> dict[str, bool]:
+        return {"ok": True}
+
     @app.get("/auth")  # no `from __future__ import annotations` here: `current` is a local FastAPI must resolve
     async def authed(claims: Annotated[Claims, Depends(current)]) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/auth-mirror")
+    async def authed_mirrored(claims: Annotated[Claims, Depends(current_mirrored)]) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/auth-unchecked")  # the floor: the same bearer dependency, no deny-list check at all
+    async def authed_unchecked(claims: Annotated[Claims, Depends(current_unchecked)]) -> dict[str, bool]:
         return {"ok": True}
 
     return app
@@ -172,17 +231,38 @@ def ratio_line(label: str, trivial: float, auth: float) -> str:
     overhead = auth - trivial
     ratio = overhead / trivial
     verdict = "meets" if ratio < GOAL_RATIO else "misses"
-    return f"  {label:<22} {auth:8.1f} µs   overhead {overhead:7.1f} µs   ratio {ratio:7.1%}  ({verdict} < {GOAL_RATIO:.0%})"
+    return f"    {label:<28} {auth:8.1f} µs   overhead {overhead:7.1f} µs   ratio {ratio:7.1%}  ({verdict} < {GOAL_RATIO:.0%})"
 
 
 def report(title: str, results: dict[str, float]) -> None:
     print(title)
-    print(f"  {'trivial endpoint':<22} {results['trivial']:8.1f} µs")
+    print(f"  {'trivial endpoint':<30} {results['trivial']:8.1f} µs")
+    print("  deny-list per request (MGET), the comparison:")
     print(ratio_line("bearer, new token", results["trivial"], results["new"]))
     print(ratio_line("bearer, reused token", results["trivial"], results["reused"]))
+    print("  deny-list mirror (fresh: no Redis round trip):")
+    print(ratio_line("bearer, new token", results["trivial"], results["mirror-new"]))
+    print(ratio_line("bearer, reused token", results["trivial"], results["mirror-reused"]))
+    print("  for scale: the same bearer dependency without any deny-list check; a no-op dependency:")
+    print(ratio_line("bearer, reused, no deny-list", results["trivial"], results["unchecked-reused"]))
+    print(ratio_line("no-op dependency", results["trivial"], results["dependency"]))
+    itself = results["mirror-reused"] - results["dependency"]
+    verdict = "meets" if itself / results["trivial"] < GOAL_RATIO else "misses"
+    print(
+        f"  verification itself (bearer, mirror, reused token, minus the no-op dependency): {itself:7.1f} µs"
+        f"   ratio {itself / results['trivial']:7.1%}  ({verdict} < {GOAL_RATIO:.0%})"
+    )
 
 
-ENDPOINTS = ("trivial", "new", "reused")
+ENDPOINTS = ("trivial", "new", "reused", "mirror-new", "mirror-reused", "unchecked-reused", "dependency")
+PATHS = {
+    "new": "/auth",
+    "reused": "/auth",
+    "mirror-new": "/auth-mirror",
+    "mirror-reused": "/auth-mirror",
+    "unchecked-reused": "/auth-unchecked",
+    "dependency": "/dependency",
+}
 
 
 # --- the real HTTP server (subprocess) --------------------------------------------------------
@@ -191,7 +271,8 @@ ENDPOINTS = ("trivial", "new", "reused")
 def serve(port: int, jwk_json: str, redis_url: str) -> None:
     import uvicorn
 
-    app = make_app(make_verifier(json.loads(jwk_json), redis_url))
+    jwk = json.loads(jwk_json)
+    app = make_app(make_verifier(jwk, redis_url, mirror=False), make_verifier(jwk, redis_url, mirror=True))
     uvicorn.run(app, host="127.0.0.1", port=port, http="httptools", loop="uvloop", access_log=False, log_level="warning")
 
 
@@ -201,12 +282,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def measure_http(jwk: dict[str, str], tokens: list[str], redis_url: str, requests: int, rounds: int) -> dict[str, float]:
+def server_cpu_clock(pid: int) -> Callable[[], int] | None:
+    """Nanoseconds the process's main thread (uvicorn's event loop) has run on a CPU; None off Linux."""
+    path = f"/proc/{pid}/schedstat"
+
+    def read() -> int:
+        with open(path) as stat:
+            return int(stat.read().split()[0])
+
+    try:
+        read()
+    except (OSError, ValueError, IndexError):
+        return None
+    return read
+
+
+def measure_http(
+    jwk: dict[str, str], tokens: list[str], redis_url: str, requests: int, rounds: int
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    """(wall-clock µs per request as the client sees it, server CPU µs per request or None)."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(port), "--jwk", json.dumps(jwk), "--redis-url", redis_url],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    cpu_clock = server_cpu_clock(server.pid)
+    cpu_samples: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:
             deadline = time.monotonic() + 20
@@ -219,22 +320,35 @@ def measure_http(jwk: dict[str, str], tokens: list[str], redis_url: str, request
                         raise RuntimeError("the bench server did not start") from None
                     time.sleep(0.1)
             reused = {"Authorization": f"Bearer {tokens[0]}"}
-            assert client.get("/auth", headers=reused).status_code == 200, "the bench token was refused"
+            for path in ("/auth", "/auth-mirror", "/auth-unchecked"):
+                assert client.get(path, headers=reused).status_code == 200, "the bench token was refused"
             for _ in range(300):  # warm-up
                 client.get("/trivial")
-                client.get("/auth", headers=reused)
+                for path in ("/auth", "/auth-mirror", "/auth-unchecked", "/dependency"):
+                    client.get(path, headers=reused)
             fresh = iter(tokens[1:])
 
-            def run(name: str) -> float:
+            def send(name: str) -> float:
                 if name == "trivial":
                     return per_call_us(lambda: client.get("/trivial"), requests)
-                if name == "reused":
-                    return per_call_us(lambda: client.get("/auth", headers=reused), requests)
+                path = PATHS[name]
+                if name.endswith("reused") or name == "dependency":
+                    return per_call_us(lambda: client.get(path, headers=reused), requests)
                 batch = [{"Authorization": f"Bearer {next(fresh)}"} for _ in range(requests)]
                 headers = iter(batch)
-                return per_call_us(lambda: client.get("/auth", headers=next(headers)), requests)
+                return per_call_us(lambda: client.get(path, headers=next(headers)), requests)
 
-            return medians(rounds, ENDPOINTS, run)
+            def run(name: str) -> float:
+                if cpu_clock is None:
+                    return send(name)
+                before = cpu_clock()
+                wall = send(name)
+                cpu_samples[name].append((cpu_clock() - before) / requests / 1000)
+                return wall
+
+            wall = medians(rounds, ENDPOINTS, run)
+            cpu = {name: statistics.median(values) for name, values in cpu_samples.items()} if cpu_clock is not None else None
+            return wall, cpu
     finally:
         server.terminate()
         try:
@@ -249,8 +363,12 @@ def measure_http(jwk: dict[str, str], tokens: list[str], redis_url: str, request
 async def in_process(jwk: dict[str, str], tokens: list[str], redis_url: str, requests: int, rounds: int) -> None:
     key = PyJWK(jwk)
     token = tokens[0]
-    verifier = make_verifier(jwk, redis_url)
+    verifier = make_verifier(jwk, redis_url, mirror=False)
+    mirrored = make_verifier(jwk, redis_url, mirror=True)
+    mirror = mirrored.denylist_mirror
+    assert mirror is not None and await mirror.start(wait=5.0), "the deny-list mirror did not become fresh"
     await verifier.verify(token)  # loads the JWKS once
+    await mirrored.verify(token)
 
     n = requests * 2
     header_us = per_call_us(lambda: read_header(token), n)
@@ -262,11 +380,15 @@ async def in_process(jwk: dict[str, str], tokens: list[str], redis_url: str, req
     pure_us = header_us + decode_us
     redis_client = verifier._redis
     mget_us = await per_call_us_async(lambda: redis_client.mget(["deny:jti:a", "deny:sid:b", "deny:sub:c"]), n)
+    claims = await verifier.verify(token)
+    check_us = per_call_us(lambda: mirror.check(claims), n)
     fresh = iter(tokens[1:])
-    new_batch = [next(fresh) for _ in range(requests)]
-    new_tokens = iter(new_batch)
+    new_tokens = iter([next(fresh) for _ in range(requests)])
     verify_new_us = await per_call_us_async(lambda: verifier.verify(next(new_tokens)), requests)
     verify_reused_us = await per_call_us_async(lambda: verifier.verify(token), n)
+    new_tokens = iter([next(fresh) for _ in range(requests)])
+    mirror_new_us = await per_call_us_async(lambda: mirrored.verify(next(new_tokens)), requests)
+    mirror_reused_us = await per_call_us_async(lambda: mirrored.verify(token), n)
 
     print("Verification, per token (pre-loaded key object)")
     print(f"  Ed25519 signature check alone (cryptography)   {ed25519_us:7.1f} µs")
@@ -277,33 +399,48 @@ async def in_process(jwk: dict[str, str], tokens: list[str], redis_url: str, req
         + ("PASS" if pure_us <= TARGET_DECODE_US else "FAIL")
     )
     print(f"  deny-list MGET alone (3 keys, real Redis)      {mget_us:7.1f} µs")
-    print(f"  TokenVerifier.verify, new token                {verify_new_us:7.1f} µs")
-    print(f"  TokenVerifier.verify, reused token             {verify_reused_us:7.1f} µs")
-    print(f"  JWKS fetches during all of the above: {verifier.jwks.fetches}")
+    print(f"  deny-list mirror check alone (3 keys, memory)  {check_us:7.1f} µs   ({len(mirror)} entries mirrored)")
+    print(f"  TokenVerifier.verify + MGET, new token         {verify_new_us:7.1f} µs")
+    print(f"  TokenVerifier.verify + MGET, reused token      {verify_reused_us:7.1f} µs")
+    print(f"  TokenVerifier.verify + mirror, new token       {mirror_new_us:7.1f} µs")
+    print(f"  TokenVerifier.verify + mirror, reused token    {mirror_reused_us:7.1f} µs")
+    print(f"  JWKS fetches during all of the above: {verifier.jwks.fetches} + {mirrored.jwks.fetches}")
     print()
 
-    app = make_app(verifier)
+    app = make_app(verifier, mirrored)
     trivial = asgi_caller(app, "/trivial", None)
-    reused = asgi_caller(app, "/auth", token)
-    assert await reused() == 200 and await trivial() == 200, "the bench token was refused"
+    reused = {
+        "reused": asgi_caller(app, "/auth", token),
+        "mirror-reused": asgi_caller(app, "/auth-mirror", token),
+        "unchecked-reused": asgi_caller(app, "/auth-unchecked", token),
+        "dependency": asgi_caller(app, "/dependency", token),
+    }
+    assert await trivial() == 200 and all([await call() == 200 for call in reused.values()]), "the bench token was refused"
     for _ in range(300):
         await trivial()
-        await reused()
+        for call in reused.values():
+            await call()
     results: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
     for _ in range(rounds):
-        pending = iter([asgi_caller(app, "/auth", next(fresh)) for _ in range(requests)])
         results["trivial"].append(await per_call_us_async(trivial, requests))
-        results["new"].append(await per_call_us_async(lambda pending=pending: next(pending)(), requests))
-        results["reused"].append(await per_call_us_async(reused, requests))
+        for name in ("new", "mirror-new"):
+            pending = iter([asgi_caller(app, PATHS[name], next(fresh)) for _ in range(requests)])
+            results[name].append(await per_call_us_async(lambda pending=pending: next(pending)(), requests))
+        for name, call in reused.items():
+            results[name].append(await per_call_us_async(call, requests))
     report(
         "Per request, in-process ASGI (server side only, no HTTP), median of rounds", {k: statistics.median(v) for k, v in results.items()}
     )
+    print(f"  mirror fresh throughout: {mirror.fresh} (sessions: {mirror.sessions})")
+    await mirror.stop()
+    await mirror.redis.aclose()
     await verifier._redis.aclose()
+    await mirrored._redis.aclose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6499/4")
+    parser.add_argument("--redis-url", default=os.environ.get("SHARED_TEST_REDIS_URL", "redis://127.0.0.1:16380/5"), help="default: the test stack's")
     parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
@@ -317,16 +454,17 @@ def main() -> None:
     print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs; {versions}")
     print(f"Redis {args.redis_url}; {args.rounds} rounds x {args.requests} requests per endpoint\n")
     private, jwk = new_key()
-    # one reused token, then enough distinct ones for every "new token" request of both modes
-    tokens = [mint(private, jwk["kid"]) for _ in range(1 + args.requests * (2 * args.rounds + 1))]
+    # one reused token, then enough distinct ones for every "new token" request of every mode
+    tokens = [mint(private, jwk["kid"]) for _ in range(1 + args.requests * (2 * args.rounds + 2))]
     import uvloop
 
     uvloop.run(in_process(jwk, tokens, args.redis_url, args.requests, args.rounds))
     print()
-    report(
-        "Per request, uvicorn + keep-alive httpx client, one request at a time, median of rounds",
-        measure_http(jwk, tokens, args.redis_url, args.requests, args.rounds),
-    )
+    wall, cpu = measure_http(jwk, tokens, args.redis_url, args.requests, args.rounds)
+    report("Per request, uvicorn + keep-alive httpx client, one request at a time, median of rounds", wall)
+    if cpu is not None:
+        print()
+        report("Server CPU time per request (uvicorn's event-loop thread, /proc/<pid>/schedstat), median of rounds", cpu)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -16,7 +18,10 @@ KEK = "kek-" + "y" * 40
 
 @pytest.fixture(autouse=True)
 def required_environment(monkeypatch):
-    """The required settings these tests do not vary, from the environment as in production."""
+    """A clean `AUTH_*` environment (a running stack sets many), plus the required settings these
+    tests do not vary, from the environment as in production."""
+    for name in [name for name in os.environ if name.startswith("AUTH_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("AUTH_DENYLIST_REDIS_URL", DENYLIST)
     monkeypatch.setenv("AUTH_KEY_ENCRYPTION_KEY", KEK)
 

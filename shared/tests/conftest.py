@@ -1,6 +1,6 @@
 """Token test kit: signing keys made here, a JWKS served through httpx.MockTransport, real Redis.
 
-Redis: `SHARED_TEST_REDIS_URL` (default `redis://127.0.0.1:6499/4`); every key a test writes has a
+Redis: `SHARED_TEST_REDIS_URL` (the test stack sets it: `make test`); every key a test writes has a
 fresh UUID in it and a TTL, and is deleted afterwards.
 """
 
@@ -27,7 +27,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from plant_shared.tokens import TokenVerifier
 
-REDIS_URL = os.environ.get("SHARED_TEST_REDIS_URL", "redis://127.0.0.1:6499/4")
+REDIS_URL = os.environ.get("SHARED_TEST_REDIS_URL", "")
+if not REDIS_URL:
+    pytest.exit(
+        "the shared tests need a real Redis: run them through `make test`, or set SHARED_TEST_REDIS_URL, "
+        "e.g. SHARED_TEST_REDIS_URL=redis://127.0.0.1:16380/5",
+        returncode=2,
+    )
 ISSUER = "plant-community-auth"
 AUDIENCE = "identify-gateway"
 JWKS_URL = "http://auth.test/.well-known/jwks.json"

@@ -6,6 +6,7 @@ minimally, only if nothing configured it before.
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,7 +37,7 @@ from rest_framework.views import APIView  # noqa: E402
 
 from plant_shared import django_auth  # noqa: E402
 from plant_shared.django_auth import PlatformClaimsMiddleware, PlatformUser, build_verifier, get_verifier, set_verifier  # noqa: E402
-from plant_shared.tokens import Claims, SyncTokenVerifier  # noqa: E402
+from plant_shared.tokens import Claims, DenylistVerdict, SyncDenylistMirror, SyncTokenVerifier, deny_sync  # noqa: E402
 
 
 class Me(APIView):
@@ -236,3 +237,42 @@ def test_the_rest_of_plant_shared_never_imports_django() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_built_verifier_mirrors_the_deny_list_from_its_first_use(platform, key, kit) -> None:
+    verifier = get_verifier()
+    mirror = verifier.denylist_mirror
+    assert isinstance(mirror, SyncDenylistMirror) and mirror.redis is verifier._redis
+    assert not mirror.running  # nothing started at build time (a preforking server may fork after)
+
+    assert call_view(key.mint()).status_code == 200  # first use: starts it, reads Redis meanwhile
+
+    assert mirror.running and mirror.wait_fresh(5.0)
+    claims = key.claims()
+    client = redis.Redis.from_url(kit.REDIS_URL)
+    try:
+        deny_sync(client, f"deny:jti:{claims['jti']}", "1", 60)
+        deadline = time.monotonic() + 1.0  # the event reaches the mirror thread within milliseconds
+        while mirror.check(_claims(claims)) is not DenylistVerdict.REVOKED and time.monotonic() < deadline:
+            time.sleep(0.001)
+        response = call_view(key.mint(claims))
+    finally:
+        client.delete(f"deny:jti:{claims['jti']}")
+        client.close()
+    assert response.status_code == 401 and response.data["detail"].code == "token_revoked"
+
+    set_verifier(None)  # replacing the verifier stops its mirror thread
+    assert not mirror.running
+    assert not [t for t in threading.enumerate() if t.name == "denylist-mirror"]
+
+
+def _claims(payload: dict) -> Claims:
+    return Claims(
+        sub=payload["sub"], jti=payload["jti"], sid=payload["sid"], roles=(), tier=None, scope="", aud=("cms",),
+        iat=payload["iat"], exp=payload["exp"],
+    )
+
+
+def test_the_mirror_can_be_turned_off(platform) -> None:
+    assert build_verifier(platform | {"denylist_mirror": False}).denylist_mirror is None
+    assert build_verifier(platform | {"denylist_redis_url": None}).denylist_mirror is None

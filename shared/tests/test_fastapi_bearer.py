@@ -23,8 +23,8 @@ def _app(verifier: TokenVerifier) -> FastAPI:
         return {"sub": claims.sub, "roles": list(claims.roles), "same": request.state.token_claims is claims}
 
     @app.get("/maybe")
-    async def maybe(claims: Annotated[Claims | None, Depends(optional)]) -> dict[str, Any]:
-        return {"sub": claims.sub if claims else None}
+    async def maybe(claims: Annotated[Claims | None, Depends(optional)], request: Request) -> dict[str, Any]:
+        return {"sub": claims.sub if claims else None, "state": request.state.token_claims is claims}
 
     @app.get("/admin")
     async def admin(claims: Annotated[Claims, Depends(require_role("admin", "editor", claims=current))]) -> dict[str, str]:
@@ -123,7 +123,23 @@ async def test_a_refresh_token_is_refused(client) -> None:
 async def test_optional_without_a_token_gives_none(client) -> None:
     response = await client.get("/maybe")
 
-    assert response.status_code == 200 and response.json() == {"sub": None}
+    assert response.status_code == 200 and response.json() == {"sub": None, "state": True}
+
+
+@pytest.mark.parametrize("value", [b"Bearer \xe9\xe9.\xe9\xe9.x", b"\xff\xfe", b"Bearer " + bytes(range(128, 256))])
+async def test_non_ascii_authorization_values_are_401_never_500(client, value) -> None:
+    response = await client.get("/me", headers={"Authorization": value})
+
+    assert response.status_code == 401
+    assert response.json()["code"] in {"token_invalid", "not_authenticated"}
+
+
+async def test_the_header_is_found_among_others(client, key) -> None:
+    headers = [("Accept", "*/*"), ("X-Authorization", "Bearer nope"), ("Authorization", f"Bearer {key.mint()}"), ("Cookie", "a=b")]
+
+    response = await client.get("/me", headers=headers)
+
+    assert response.status_code == 200
 
 
 async def test_optional_with_a_bad_token_is_still_401(client, key) -> None:
@@ -137,7 +153,7 @@ async def test_optional_with_a_good_token_gives_the_claims(client, key) -> None:
 
     response = await client.get("/maybe", headers=bearer(key.mint(claims)))
 
-    assert response.json() == {"sub": claims["sub"]}
+    assert response.json() == {"sub": claims["sub"], "state": True}
 
 
 async def test_a_member_on_an_editor_route_gets_403(client, key) -> None:
@@ -218,3 +234,39 @@ async def test_protected_routes_declare_the_bearer_scheme_in_openapi(client) -> 
     }
     assert document["paths"]["/me"]["get"]["security"] == [{"PlatformBearer": []}]
     assert document["paths"]["/admin"]["get"]["security"] == [{"PlatformBearer": []}]
+
+
+async def test_two_bearer_dependencies_on_one_route_verify_the_token_once(key, make_verifier, redis_client) -> None:
+    calls = []
+
+    class Counting:
+        async def mget(self, keys):
+            calls.append(keys)
+            return await redis_client.mget(keys)
+
+    app = FastAPI()
+    app.state.verifier = make_verifier(denylist_redis=Counting())
+    app.state.other = make_verifier(denylist_redis=Counting())
+    install_error_handlers(app)
+    required = bearer_claims(lambda request: request.app.state.verifier)
+    optional = bearer_claims(lambda request: request.app.state.verifier, required=False)
+    elsewhere = bearer_claims(lambda request: request.app.state.other)  # another verifier: verifies again
+
+    @app.get("/both")
+    async def both(a: Annotated[Claims, Depends(required)], b: Annotated[Claims | None, Depends(optional)]) -> dict[str, bool]:
+        return {"same": a is b}
+
+    @app.get("/two-verifiers")
+    async def two(a: Annotated[Claims, Depends(required)], b: Annotated[Claims, Depends(elsewhere)]) -> dict[str, bool]:
+        return {"same": a is b}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        token = key.mint()
+        first = await client.get("/both", headers=bearer(token))
+        once = len(calls)
+        second = await client.get("/both", headers=bearer(token))  # a new request verifies again
+        other = await client.get("/two-verifiers", headers=bearer(token))
+
+    assert first.json() == {"same": True} and once == 1
+    assert second.status_code == 200 and len(calls) == 4
+    assert other.json() == {"same": False}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from plant_shared.errors import ApiError
+from plant_shared.tokens import Claims
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,7 +82,7 @@ ClientIpDep = Annotated[str, Depends(get_client_ip)]
 _bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access token from login or refresh.")
 
 
-async def get_access_claims(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> dict[str, Any]:
+async def get_access_claims(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
     """The verified claims of the request's bearer token (401 otherwise)."""
     if credentials is None:
         raise ApiError(401, "Authentication required: send an access token as `Authorization: Bearer <token>`.", "not_authenticated",
@@ -90,23 +91,23 @@ async def get_access_claims(request: Request, credentials: Annotated[HTTPAuthori
     return await verifier.verify(credentials.credentials)
 
 
-AccessClaims = Annotated[dict[str, Any], Depends(get_access_claims)]
+AccessClaims = Annotated[Claims, Depends(get_access_claims)]
 
 
-async def get_user_claims(claims: AccessClaims) -> dict[str, Any]:
+async def get_user_claims(claims: AccessClaims) -> Claims:
     """Claims of a user's token; a service token (scope `internal`) cannot act as a user."""
-    if claims.get("scope") != USER_SCOPE:
+    if claims.scope != USER_SCOPE:
         raise ApiError(403, "This endpoint needs a user's access token.", "permission_denied")
     return claims
 
 
-UserClaims = Annotated[dict[str, Any], Depends(get_user_claims)]
+UserClaims = Annotated[Claims, Depends(get_user_claims)]
 
 
 async def get_current_user(claims: UserClaims, session: SessionDep) -> User:
     """The signed-in user, read from the database (401 when the account is gone or disabled)."""
     try:
-        user_id = uuid.UUID(claims["sub"])
+        user_id = uuid.UUID(claims.sub)
     except ValueError:
         raise invalid() from None
     user = await session.get(User, user_id)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from plant_shared.errors import ApiError
+from plant_shared.tokens import Claims
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import refresh_tokens
@@ -81,13 +81,13 @@ class TokenService:
         await session.commit()  # only now is the presented token used up
         return TokenPair(access=access, refresh=grant)
 
-    async def end(self, session: AsyncSession, claims: dict[str, Any]) -> None:
+    async def end(self, session: AsyncSession, claims: Claims) -> None:
         """Log out: deny-list the presented token and its family, and revoke the family."""
-        await self._denylist.deny_token(claims["jti"], expires_at=int(claims["exp"]))
-        sid = claims.get("sid")
-        if isinstance(sid, str):
+        await self._denylist.deny_token(claims.jti, expires_at=claims.exp)
+        sid = claims.sid
+        if sid is not None:
             await self._denylist.deny_family(sid)
-            await refresh_tokens.revoke_family(session, uuid.UUID(sid), user_id=uuid.UUID(claims["sub"]), reason="logout", now=datetime.now(UTC))
+            await refresh_tokens.revoke_family(session, uuid.UUID(sid), user_id=uuid.UUID(claims.sub), reason="logout", now=datetime.now(UTC))
 
     async def end_all(self, session: AsyncSession, user_id: uuid.UUID, *, reason: str) -> None:
         """Log out everywhere: revoke every family and deny-list every token issued until now. Commits."""

@@ -11,13 +11,17 @@ Configuration is the CMS's, handed over in one setting (read on first use)::
         "audience": "cms",
         "denylist_redis_url": "redis://127.0.0.1:6380/4",  # None: no deny-list (tests only)
         # optional: "leeway": 30, "refetch_cooldown": 30, "denylist_failure": "closed",
-        #           "http_timeout": 3.0, "redis_timeout": 0.5
+        #           "http_timeout": 3.0, "redis_timeout": 0.5, "denylist_mirror": True
     }
     REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["plant_shared.django_auth.PlatformTokenAuthentication", ...]}
     MIDDLEWARE = [..., "plant_shared.django_auth.PlatformClaimsMiddleware"]
 
 The middleware and the DRF class share one verification per request (the result is memoised on
-the request), so using both costs one signature check and one deny-list `MGET`.
+the request), so using both costs one signature check and one deny-list read.
+
+The deny-list is mirrored in memory (`SyncDenylistMirror`, a daemon thread subscribed to
+`deny:events`), started by the first verification in each process (after a fork too); until it is
+fresh, and whenever it is not, each verification reads Redis with one `MGET` as before.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any, Callable, Mapping
 
 import httpx
 
-from plant_shared.tokens import Claims, SyncTokenVerifier, TokenError, extract_bearer
+from plant_shared.tokens import Claims, SyncDenylistMirror, SyncTokenVerifier, TokenError, extract_bearer
 
 _verifier: SyncTokenVerifier | None = None
 _verifier_lock = threading.Lock()
@@ -42,7 +46,8 @@ def build_verifier(config: Mapping[str, Any]) -> SyncTokenVerifier:
     Args:
         config: `jwks_url`, `issuer`, `audience`, `denylist_redis_url` (required keys; the last may
             be None), and optionally `leeway`, `refetch_cooldown`, `denylist_failure`,
-            `http_timeout` (JWKS fetch, s), `redis_timeout` (deny-list socket timeout, s).
+            `http_timeout` (JWKS fetch, s), `redis_timeout` (deny-list socket timeout, s),
+            `denylist_mirror` (default True: a `SyncDenylistMirror` that starts on first use).
 
     Raises:
         KeyError: a required key is missing (its name is the message).
@@ -60,6 +65,9 @@ def build_verifier(config: Mapping[str, Any]) -> SyncTokenVerifier:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),  # one immediate retry (a stale pooled connection), never seconds of backoff
         )
+    mirror = None
+    if redis_client is not None and config.get("denylist_mirror", True):
+        mirror = SyncDenylistMirror(redis_client, autostart=True)  # its thread starts on the first check, per process
     return SyncTokenVerifier(
         jwks_url=config["jwks_url"],
         issuer=config["issuer"],
@@ -69,6 +77,7 @@ def build_verifier(config: Mapping[str, Any]) -> SyncTokenVerifier:
         leeway=config.get("leeway", 30),
         refetch_cooldown=config.get("refetch_cooldown", 30),
         denylist_failure=config.get("denylist_failure", "closed"),
+        denylist_mirror=mirror,
     )
 
 
@@ -85,10 +94,16 @@ def get_verifier() -> SyncTokenVerifier:
 
 
 def set_verifier(verifier: SyncTokenVerifier | None) -> None:
-    """Install a verifier (tests, custom wiring); None makes the next use rebuild it from settings."""
+    """Install a verifier (tests, custom wiring); None makes the next use rebuild it from settings.
+
+    The replaced verifier's deny-list mirror, if any, is stopped.
+    """
     global _verifier
     with _verifier_lock:
-        _verifier = verifier
+        previous, _verifier = _verifier, verifier
+    mirror = getattr(previous, "denylist_mirror", None)
+    if mirror is not None and mirror is not getattr(verifier, "denylist_mirror", None):
+        mirror.stop()
 
 
 def request_claims(request: Any) -> Claims | None:

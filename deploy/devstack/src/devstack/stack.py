@@ -84,6 +84,8 @@ class Stack:
             "PLATFORM_LOG_DIR": str(self.profile.log_dir),
             "PLATFORM_POSTGRES_ADMIN_DSN": self.postgres.admin_dsn(),
             "PLATFORM_REDIS_URL": self.redis.url,
+            # The shared library's tests: a Redis database no service uses.
+            "SHARED_TEST_REDIS_URL": f"{self.redis.url}/5",
         })
         for email, role, _, secret in DEMO_ACCOUNTS:
             env[f"PLATFORM_DEMO_{role.upper()}_EMAIL"] = email

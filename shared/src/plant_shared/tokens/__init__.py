@@ -2,14 +2,18 @@
 
 The contract is `docs/architecture.md`, section "Tokens". Verification is three pure steps shared by
 the async verifier (FastAPI) and the sync one (Django/DRF); the two differ only in their I/O (the
-JWKS fetch and the deny-list `MGET`):
+JWKS fetch and the deny-list read):
 
 1. `read_header(token)`: size and shape, `alg` exactly `EdDSA`, `typ` `at+jwt`, a short well-formed
    `kid`. Nothing in the header is trusted or used before these checks pass.
 2. `decode_and_validate(token, key, ...)`: the signature, with a public key loaded once per `kid`;
    the required claims, `iss`, the service's own `aud`, `exp`/`nbf`/`iat` with leeway.
-3. `check_denylist(claims, values)`: judges the reply to one
-   `MGET deny:jti:<jti> [deny:sid:<sid>] deny:sub:<sub>` (keys from `denylist_keys(claims)`).
+3. `check_denylist(claims, values)`: judges the values of
+   `deny:jti:<jti> [deny:sid:<sid>] deny:sub:<sub>` (keys from `denylist_keys(claims)`), read
+   from the verifier's `DenylistMirror` while it is fresh, otherwise with one `MGET`.
+
+Writers record revocations with `deny()` / `deny_sync()` (`SET` + `PUBLISH deny:events` in one
+transaction), which is what keeps the mirrors current (`plant_shared.tokens.denylist`).
 
 Errors are `TokenError`s with a stable `code` and a sentence that never repeats token contents.
 """
@@ -34,6 +38,14 @@ from plant_shared.tokens.claims import (
     Claims,
     TokenError,
 )
+from plant_shared.tokens.denylist import (
+    DENY_EVENTS_CHANNEL,
+    DenylistMirror,
+    DenylistVerdict,
+    SyncDenylistMirror,
+    deny,
+    deny_sync,
+)
 from plant_shared.tokens.jwks import JwksCache, SyncJwksCache, parse_jwks
 from plant_shared.tokens.verifier import DenylistFailure, SyncTokenVerifier, TokenVerifier
 
@@ -41,6 +53,7 @@ __all__ = [
     "ACCEPTED_TYPES",
     "ALGORITHM",
     "AUTH_UNAVAILABLE",
+    "DENY_EVENTS_CHANNEL",
     "MAX_TOKEN_LENGTH",
     "REQUIRED_CLAIMS",
     "TOKEN_EXPIRED",
@@ -48,7 +61,10 @@ __all__ = [
     "TOKEN_REVOKED",
     "Claims",
     "DenylistFailure",
+    "DenylistMirror",
+    "DenylistVerdict",
     "JwksCache",
+    "SyncDenylistMirror",
     "SyncJwksCache",
     "SyncTokenVerifier",
     "TokenError",
@@ -56,6 +72,8 @@ __all__ = [
     "check_denylist",
     "check_kid",
     "decode_and_validate",
+    "deny",
+    "deny_sync",
     "denylist_keys",
     "extract_bearer",
     "parse_jwks",

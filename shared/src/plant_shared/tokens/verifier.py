@@ -1,7 +1,8 @@
 """The verifiers: `TokenVerifier` (async, FastAPI) and `SyncTokenVerifier` (sync, Django/DRF).
 
 Both run the same pure steps (`read_header`, `decode_and_validate`, `check_denylist`); only the
-I/O differs: the JWKS fetch and the one deny-list `MGET`.
+I/O differs: the JWKS fetch and the deny-list read. With a fresh deny-list mirror
+(`plant_shared.tokens.denylist`) the deny-list is read from memory; otherwise with one `MGET`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from plant_shared.tokens.checks import check_denylist, decode_and_validate, denylist_keys, read_header
-from plant_shared.tokens.claims import MAX_LEEWAY, MAX_TOKEN_LENGTH, Claims, TokenError, _unavailable
+from plant_shared.tokens.claims import MAX_LEEWAY, MAX_TOKEN_LENGTH, TOKEN_REVOKED, Claims, TokenError, _unavailable
+from plant_shared.tokens.denylist import DENYLIST_FALLBACKS, DenylistMirror, DenylistVerdict, SyncDenylistMirror
 from plant_shared.tokens.jwks import JwksCache, SyncJwksCache, _KeySet
 
 log = logging.getLogger("plant_shared.tokens")
 
 VERIFICATIONS = Counter("token_verifications_total", "Access tokens verified, by outcome.", ["outcome"])
+_VERIFIED_OK = VERIFICATIONS.labels("ok")  # the hot path: the labelled child resolved once
 
 _REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 
@@ -48,6 +51,7 @@ class _VerifierBase:
         self.denylist_failure = denylist_failure
         self.verified_cache_size = verified_cache_size
         self._verified: dict[bytes, tuple[Claims, str]] = {}
+        self._mirror: DenylistMirror | SyncDenylistMirror | None = None
         if not has_denylist:
             log.warning("token verifier without a deny-list: revoked tokens are accepted until they expire")
 
@@ -81,6 +85,24 @@ class _VerifierBase:
     def _decode(self, token: str, key: PyJWK) -> Claims:
         return decode_and_validate(token, key, issuer=self.issuer, audience=self.audience, leeway=self.leeway)
 
+    @property
+    def denylist_mirror(self) -> DenylistMirror | SyncDenylistMirror | None:
+        return self._mirror
+
+    def _mirror_verdict(self, claims: Claims) -> bool:
+        """True when the mirror settled the deny-list check (allowed); False: ask Redis.
+
+        Raises:
+            TokenError: `token_revoked`, from the mirror's entries.
+        """
+        verdict = self._mirror.check(claims)  # type: ignore[union-attr]
+        if verdict is DenylistVerdict.ALLOWED:
+            return True
+        if verdict is DenylistVerdict.REVOKED:
+            raise TokenError(TOKEN_REVOKED, "The access token has been revoked.")
+        DENYLIST_FALLBACKS.inc()
+        return False
+
     def _denylist_unreachable(self, exc: BaseException) -> None:
         log.warning("token deny-list unreachable", extra={"error": type(exc).__name__, "policy": self.denylist_failure})
         if self.denylist_failure == "closed":
@@ -93,11 +115,17 @@ class TokenVerifier(_VerifierBase):
     Create one per process in the lifespan, with long-lived clients.
 
     Every call checks, in order: the header (`read_header`), the key (JWKS cache), the signature
-    and claims (`decode_and_validate`), then the deny-list with one `MGET`. A token whose
+    and claims (`decode_and_validate`), then the deny-list: from `denylist_mirror` while it is
+    fresh (memory only, no I/O), otherwise with one `MGET`. A token whose
     signature and claims this process already verified (same bytes, by SHA-256; at most
     `verified_cache_size` remembered) skips the header, key and signature steps while it is
     unexpired and its key is still published; the expiry and the deny-list are checked on every
     call, so revocation stays immediate.
+
+    The mirror (`DenylistMirror`, started and stopped in the lifespan) holds the deny-list in
+    memory, kept current from the `deny:events` channel the writers publish on (`deny()`). It is
+    used only while `fresh` (subscribed and loaded); while it starts, reconnects or re-loads, each
+    verification reads Redis as without it, so revocation is immediate either way.
 
     When the deny-list cannot be read (Redis down or timing out), the default
     `denylist_failure="closed"` refuses the token with `auth_unavailable` (503): accepting it could
@@ -114,12 +142,15 @@ class TokenVerifier(_VerifierBase):
         issuer: the accepted `iss`.
         audience: this service's audience (`identify-gateway`, `cms`, ...).
         http_client: long-lived `httpx.AsyncClient` with explicit timeouts, for the JWKS.
-        denylist_redis: `redis.asyncio.Redis` on the deny-list database; None disables the
-            deny-list check (tools and tests only: revoked tokens then pass).
+        denylist_redis: `redis.asyncio.Redis` on the deny-list database, for the `MGET`; None
+            with a mirror: the mirror's client; None without one disables the deny-list check
+            (tools and tests only: revoked tokens then pass).
         leeway: clock skew tolerated, in seconds (0 to 60).
         refetch_cooldown: minimum seconds between two JWKS fetches.
         denylist_failure: `"closed"` (default) or `"open"`, see above.
         verified_cache_size: distinct verified tokens remembered (0: verify the signature every time).
+        denylist_mirror: a `DenylistMirror` on the same deny-list (optional); the caller starts
+            and stops it.
     """
 
     def __init__(
@@ -134,17 +165,21 @@ class TokenVerifier(_VerifierBase):
         refetch_cooldown: float = 30,
         denylist_failure: DenylistFailure = "closed",
         verified_cache_size: int = 4096,
+        denylist_mirror: DenylistMirror | None = None,
     ) -> None:
+        if denylist_mirror is not None and not isinstance(denylist_mirror, DenylistMirror):
+            raise TypeError("TokenVerifier needs an asyncio DenylistMirror")
         super().__init__(
             issuer=issuer,
             audience=audience,
             leeway=leeway,
             denylist_failure=denylist_failure,
-            has_denylist=denylist_redis is not None,
+            has_denylist=denylist_redis is not None or denylist_mirror is not None,
             verified_cache_size=verified_cache_size,
         )
         self.jwks = JwksCache(jwks_url=jwks_url, http_client=http_client, refetch_cooldown=refetch_cooldown)
-        self._redis = denylist_redis
+        self._mirror = denylist_mirror
+        self._redis = denylist_redis if denylist_redis is not None or denylist_mirror is None else denylist_mirror.redis
 
     async def verify(self, token: str) -> Claims:
         """The claims of a valid, unrevoked access token meant for this service.
@@ -159,7 +194,9 @@ class TokenVerifier(_VerifierBase):
                 kid = read_header(token)
                 claims = self._decode(token, await self.jwks.get(kid))
                 self._remember(digest, claims, kid)
-            if self._redis is not None:
+            if self._mirror is not None and self._mirror_verdict(claims):
+                pass  # fresh mirror, no entry: no I/O
+            elif self._redis is not None:
                 try:
                     values = await self._redis.mget(denylist_keys(claims))
                 except _REDIS_ERRORS as exc:
@@ -169,7 +206,7 @@ class TokenVerifier(_VerifierBase):
         except TokenError as exc:
             VERIFICATIONS.labels(exc.code).inc()
             raise
-        VERIFICATIONS.labels("ok").inc()
+        _VERIFIED_OK.inc()
         return claims
 
 
@@ -181,7 +218,9 @@ class SyncTokenVerifier(_VerifierBase):
     Args:
         http_client: long-lived `httpx.Client` with explicit timeouts, for the JWKS.
         denylist_redis: sync `redis.Redis` on the deny-list database (with `socket_timeout`),
-            or None (no deny-list check).
+            or None (the mirror's client with a mirror; no deny-list check without one).
+        denylist_mirror: a `SyncDenylistMirror` (optional); started by the caller, or by its
+            first `check` with `autostart=True`.
         Others: as `TokenVerifier`.
     """
 
@@ -197,17 +236,21 @@ class SyncTokenVerifier(_VerifierBase):
         refetch_cooldown: float = 30,
         denylist_failure: DenylistFailure = "closed",
         verified_cache_size: int = 4096,
+        denylist_mirror: SyncDenylistMirror | None = None,
     ) -> None:
+        if denylist_mirror is not None and not isinstance(denylist_mirror, SyncDenylistMirror):
+            raise TypeError("SyncTokenVerifier needs a SyncDenylistMirror")
         super().__init__(
             issuer=issuer,
             audience=audience,
             leeway=leeway,
             denylist_failure=denylist_failure,
-            has_denylist=denylist_redis is not None,
+            has_denylist=denylist_redis is not None or denylist_mirror is not None,
             verified_cache_size=verified_cache_size,
         )
         self.jwks = SyncJwksCache(jwks_url=jwks_url, http_client=http_client, refetch_cooldown=refetch_cooldown)
-        self._redis = denylist_redis
+        self._mirror = denylist_mirror
+        self._redis = denylist_redis if denylist_redis is not None or denylist_mirror is None else denylist_mirror.redis
 
     def verify(self, token: str) -> Claims:
         """Same contract as `TokenVerifier.verify`."""
@@ -217,7 +260,9 @@ class SyncTokenVerifier(_VerifierBase):
                 kid = read_header(token)
                 claims = self._decode(token, self.jwks.get(kid))
                 self._remember(digest, claims, kid)
-            if self._redis is not None:
+            if self._mirror is not None and self._mirror_verdict(claims):
+                pass  # fresh mirror, no entry: no I/O
+            elif self._redis is not None:
                 try:
                     values = self._redis.mget(denylist_keys(claims))
                 except _REDIS_ERRORS as exc:
@@ -227,5 +272,5 @@ class SyncTokenVerifier(_VerifierBase):
         except TokenError as exc:
             VERIFICATIONS.labels(exc.code).inc()
             raise
-        VERIFICATIONS.labels("ok").inc()
+        _VERIFIED_OK.inc()
         return claims
