@@ -8,8 +8,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[4]
 TRAEFIK_DIR = REPO_ROOT / "deploy" / "traefik"
 
-# Profile `test` shifts every port so that `make test` runs beside a running `make dev`.
-_PORT_OFFSETS = {"dev": 0, "test": 10000}
+# Each profile shifts every port, so stacks run side by side: `make test` beside a running
+# `make dev`, and benchmarks (`bench`) or browser tests (`e2e`) beside both.
+_PORT_OFFSETS = {"dev": 0, "test": 10000, "bench": 20000, "e2e": 30000}
 
 
 @dataclass(frozen=True)
