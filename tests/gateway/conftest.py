@@ -117,3 +117,33 @@ def upload(data: bytes, name: str = "plant.jpg", content_type: str = "image/jpeg
 @pytest.fixture
 def files() -> Callable[..., dict[str, tuple[str, bytes, str]]]:
     return upload
+
+
+def account_token(edge_url: str, *, role: str, email: str | None = None) -> str:
+    """A new account (made with the auth service's CLI) signed in through the edge: its own hourly
+    identification limit, untouched by the other suites that share the demo member."""
+    import os
+    import subprocess
+    import sys
+
+    email, password = email or f"e2e-{uuid.uuid4().hex[:12]}@e2e.plant.community", f"Pw-{uuid.uuid4().hex}"
+    result = subprocess.run(
+        [sys.executable, "-m", "auth_service.cli", "create-user", "--email", email, "--password-env", "ACCOUNT_PASSWORD", "--role", role],
+        env={**os.environ, "ACCOUNT_PASSWORD": password}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    response = httpx.post(f"{edge_url}/api/v1/auth/login", json={"email": email, "password": password}, timeout=15)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@pytest.fixture(scope="session")
+def admin_token(edge_url: str) -> str:
+    """An administrator's access token."""
+    return account_token(edge_url, role="admin")
+
+
+@pytest.fixture
+def fresh_token(edge_url: str) -> str:
+    """A new member's access token (a limit of its own)."""
+    return account_token(edge_url, role="member")

@@ -72,6 +72,7 @@ def _verifier(request: Request) -> TokenVerifier:
 
 optional_bearer = bearer_claims(_verifier, required=False, missing_detail=AUTH_REQUIRED)
 required_bearer = bearer_claims(_verifier, required=True, missing_detail="Authentication required.")
+job_bearer = bearer_claims(_verifier, required=True, missing_detail=AUTH_REQUIRED)
 
 
 def _user_id(claims: Claims) -> uuid.UUID:
@@ -94,12 +95,32 @@ async def identify_caller(request: Request, resources: ResourcesDep, claims: Ann
     return Caller(user_id=_user_id(claims), tier=claims.tier, ip=ip)
 
 
+async def job_caller(request: Request, resources: ResourcesDep, claims: Annotated[Claims, Depends(job_bearer)]) -> Caller:
+    """The caller of an asynchronous identification: always a user (the job has an owner)."""
+    return Caller(user_id=_user_id(claims), tier=claims.tier, ip=client_ip(request, resources.settings.trusted_proxies))
+
+
+def user_of(claims: Claims) -> uuid.UUID | None:
+    """The user id of a user's token; None for a service token or a subject that is not a user id."""
+    if claims.is_service:
+        return None
+    try:
+        return uuid.UUID(claims.sub)
+    except ValueError:
+        return None
+
+
+def is_admin(claims: Claims, settings: Settings) -> bool:
+    return not claims.is_service and claims.has_role(*settings.admin_roles)
+
+
 async def history_owner(claims: Annotated[Claims, Depends(required_bearer)]) -> uuid.UUID:
     """The user whose history is asked for (a token is always required)."""
     return _user_id(claims)
 
 
 IdentifyCaller = Annotated[Caller, Depends(identify_caller)]
+JobCaller = Annotated[Caller, Depends(job_caller)]
 HistoryOwner = Annotated[uuid.UUID, Depends(history_owner)]
 
 
@@ -137,19 +158,25 @@ class IdentifyGate:
     def limit_for(self, caller: Caller) -> int:
         return self._settings.anonymous_limit if caller.user_id is None else self._settings.tier_limit(caller.tier)
 
-    async def admit(self, caller: Caller) -> Admission:
+    async def admit(self, caller: Caller, *, cost: int = 1, member: str | None = None, concurrency: bool = True) -> Admission:
         """Count the request against the caller's window and take a concurrency slot (paid tiers).
+
+        Args:
+            caller: who asks.
+            cost: identifications this request is (the plants of a batch job).
+            member: names the units, so exactly these can be refunded (`RateLimiter.refund`).
+            concurrency: take a concurrency slot (the sync path); jobs wait in their queue instead.
 
         Raises:
             ApiError: 429 `throttled` with `Retry-After` and `RateLimit-*`.
         """
         settings = self._settings
-        decision = await self._limiter.hit(caller.limit_key, limit=self.limit_for(caller), window_s=settings.rate_limit_window_s)
+        decision = await self._limiter.hit(caller.limit_key, limit=self.limit_for(caller), window_s=settings.rate_limit_window_s, cost=cost, member=member)
         if not decision.allowed:
             raise throttled(decision.retry_after_s, decision.headers())
         admission = Admission(caller, decision)
         cap = settings.tier_concurrency.get(caller.tier or "") if caller.user_id is not None else None
-        if cap is None:
+        if cap is None or not concurrency:
             return admission
         lease = await self._concurrency.acquire(caller.limit_key, limit=cap, lease_s=settings.concurrency_lease_s)
         if lease is None:

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     """Everything the API process and the Celery worker read from the environment."""
 
     # hide_input_in_errors: a validation error must not echo the URLs, which carry passwords.
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, hide_input_in_errors=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, hide_input_in_errors=True, use_attribute_docstrings=True)
 
     environment: Environment = Environment.DEVELOPMENT
     debug: bool = False
@@ -104,6 +104,43 @@ class Settings(BaseSettings):
     enrichment_fail_max: int = Field(default=5, ge=1)
     breaker_reset_timeout_s: float = Field(default=60.0, gt=0)
     engine_max_concurrency: int = Field(default=50, ge=1)
+
+    # Asynchronous identifications, scheduled upkeep, the status page (docs/jobs.md). Described with
+    # attribute docstrings: `python -m devstack.settings_doc` puts them in the README.
+    max_batch_images: int = Field(default=10, ge=1, le=50)
+    """Photos (one plant each) in one batch job (`batch=true`)."""
+    priority_tiers: list[str] = ["pro", "premium", "enterprise"]
+    """Token tiers whose jobs take the `priority` lane."""
+    job_max_retries: int = Field(default=4, ge=0, le=20)
+    """Retries of a transient fault (no engine could answer, database or Redis fault) before a plant fails."""
+    job_retry_base_s: float = Field(default=2.0, gt=0)
+    """Exponential backoff of job retries: base × 2^retry, with jitter."""
+    job_retry_max_s: float = Field(default=60.0, gt=0)
+    """Cap of the retry backoff (keep it under the visibility timeout)."""
+    job_max_deliveries: int = Field(default=5, ge=1)
+    """A job whose worker died this many times (SIGKILL, OOM) fails with `worker_lost`."""
+    job_timeout_s: float = Field(default=120.0, gt=0)
+    """One attempt of one job; past it the attempt counts as a transient fault."""
+    celery_visibility_timeout_s: int = Field(default=600, ge=5)
+    """A message held by a worker that died is delivered again after this long (lower: faster recovery)."""
+    celery_key_prefix: str = ""
+    """Prefix of every broker key, queues included (deployments or test runs sharing one Redis)."""
+    quota_check_interval_s: float = Field(default=60.0, gt=0)
+    """Beat: how often the engine quota check runs."""
+    quota_warning_ratio: float = Field(default=0.8, gt=0, le=1)
+    """Share of an engine's quota used past which the check warns (log line and metric)."""
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    """Beat: how often retention runs."""
+    history_retention_days: int = Field(default=183, ge=1)
+    """Identifications (results) and jobs are deleted after this many days (~6 months)."""
+    upload_retention_s: int = Field(default=86_400, ge=60)
+    """Stored job photos (normally deleted when their job ends) and jobs still open expire after this."""
+    admin_roles: list[str] = ["admin"]
+    """Token roles that may see the live status page."""
+    status_interval_s: float = Field(default=1.0, ge=0.1)
+    """The status page's push period."""
+    ws_resync_s: float = Field(default=15.0, ge=0.5)
+    """A quiet job WebSocket re-reads the stored events this often (covers lost pub/sub messages)."""
 
     @field_validator("log_level", mode="before")
     @classmethod

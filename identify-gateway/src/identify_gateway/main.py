@@ -11,13 +11,37 @@ from fastapi import FastAPI, Request
 from identify_gateway import __version__
 from identify_gateway.config import Settings, get_settings
 from identify_gateway.db import ping as ping_database
+from identify_gateway.jobs.upkeep import refresh_gauges
 from identify_gateway.resources import Resources, open_resources
-from identify_gateway.routes import API_PREFIX, health, history, identify
+from identify_gateway.routes import API_PREFIX, health, history, identifications, identify, sockets, status
 from plant_shared.fastapi_support import instrument
 from plant_shared.health import Check
 from plant_shared.logging import configure_logging
+from plant_shared.request_id import ASGIApp, Receive, Scope, Send
 
 SERVICE = "identify-gateway"
+log = logging.getLogger(__name__)
+
+
+class ScrapeGauges:
+    """Refresh the gauges read from shared state (queue depths, quota levels) when `/metrics` is scraped.
+
+    Args:
+        app: the wrapped ASGI app.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/metrics":
+            resources = getattr(scope["app"].state, "resources", None)
+            if resources is not None:
+                try:
+                    await refresh_gauges(resources)
+                except Exception:  # a scrape must never fail for this
+                    log.exception("refreshing the shared-state gauges failed")
+        await self.app(scope, receive, send)
 
 
 def ready_checks(request: Request) -> dict[str, Check]:
@@ -50,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identify.router)
     app.include_router(health.router)
     app.include_router(history.router)
+    app.include_router(identifications.router)
+    app.include_router(status.router)
+    app.include_router(status.csp_router)
+    app.include_router(sockets.router)
+    app.add_middleware(ScrapeGauges)
     return instrument(app, service=SERVICE, ready_checks=ready_checks)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import anyio
 import httpx
+from celery import Celery
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -24,7 +25,12 @@ from identify_gateway.engines.plantnet import PlantNetClient
 from identify_gateway.identify.history import HistoryStore
 from identify_gateway.identify.images import configure_pillow
 from identify_gateway.identify.pipeline import EngineClient, IdentificationPipeline, PipelineConfig
+from identify_gateway.identify.stats import IdentificationStats
 from identify_gateway.identify.upload import ImageKind
+from identify_gateway.jobs.app import create_celery
+from identify_gateway.jobs.events import EventHub, JobEvents
+from identify_gateway.jobs.runner import JobRunner
+from identify_gateway.jobs.store import JobStore
 from identify_gateway.resilience import ConcurrencyLimiter, EngineBreaker, QuotaTracker, RateLimiter, ResultCache, SingleFlight
 from identify_gateway.service_tokens import ServiceTokens
 from plant_shared.tokens import TokenVerifier
@@ -52,6 +58,13 @@ class Resources:
     quotas: QuotaTracker
     history: HistoryStore
     pipeline: IdentificationPipeline
+    stats: IdentificationStats
+    celery: Celery  # a producer: sends jobs to their lanes
+    broker_redis: Redis  # the broker's database (queue depths)
+    jobs: JobStore
+    events: JobEvents
+    hub: EventHub
+    runner: JobRunner
 
     @property
     def accepted_kinds(self) -> frozenset[ImageKind]:
@@ -132,8 +145,9 @@ def build_pipeline(
     gbif_http: httpx.AsyncClient | None,
     cms_http: httpx.AsyncClient | None,
     auth_http: httpx.AsyncClient,
+    stats: IdentificationStats | None = None,
 ) -> IdentificationPipeline:
-    """The pipeline from settings and already-open clients (the API lifespan and, later, the worker)."""
+    """The pipeline from settings and already-open clients (the API lifespan and the worker's)."""
     engines: list[EngineClient] = []
     if settings.plant_id_api_key is not None:
         engines.append(PlantIdClient(
@@ -171,6 +185,7 @@ def build_pipeline(
         gbif=GbifClient(gbif_http, timeout_s=settings.gbif_timeout_s, ttl_s=settings.gbif_cache_ttl_s) if gbif_http is not None else None,
         cms=cms,
         decode_limiter=anyio.CapacityLimiter(settings.decode_concurrency),
+        stats=stats,
     )
 
 
@@ -201,10 +216,22 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         history = HistoryStore(sessions)
         breakers = create_breakers(settings, redis)
         quotas = QuotaTracker(redis, prefix=f"{settings.redis_key_prefix}quota:")
+        stats = IdentificationStats(redis, prefix=f"{settings.redis_key_prefix}stats:")
         pipeline = build_pipeline(
             settings, redis=redis, history=history, breakers=breakers, quotas=quotas, plant_id_http=plant_id_http,
-            plantnet_http=plantnet_http, gbif_http=gbif_http, cms_http=cms_http, auth_http=auth_http,
+            plantnet_http=plantnet_http, gbif_http=gbif_http, cms_http=cms_http, auth_http=auth_http, stats=stats,
         )  # fmt: skip
+        broker_redis = Redis.from_url(
+            settings.celery_broker_url, socket_timeout=settings.redis_timeout_s, socket_connect_timeout=settings.redis_timeout_s, max_connections=8
+        )
+        stack.push_async_callback(broker_redis.aclose)
+        hub = EventHub(settings.redis_url, prefix=settings.redis_key_prefix)
+        stack.push_async_callback(hub.aclose)
+        rate_limiter = RateLimiter(redis, prefix=f"{settings.redis_key_prefix}rl:")
+        jobs = JobStore(sessions)
+        events = JobEvents(jobs, redis, prefix=settings.redis_key_prefix)
+        celery = create_celery(settings, name="identify_gateway.producer")
+        stack.callback(celery.close)
         yield Resources(
             settings=settings,
             db_engine=db_engine,
@@ -219,9 +246,16 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 http_client=auth_http, denylist_redis=denylist_redis,
             ),  # fmt: skip
             breakers=breakers,
-            rate_limiter=RateLimiter(redis, prefix=f"{settings.redis_key_prefix}rl:"),
+            rate_limiter=rate_limiter,
             concurrency=ConcurrencyLimiter(redis, prefix=f"{settings.redis_key_prefix}cc:"),
             quotas=quotas,
             history=history,
             pipeline=pipeline,
+            stats=stats,
+            celery=celery,
+            broker_redis=broker_redis,
+            jobs=jobs,
+            events=events,
+            hub=hub,
+            runner=JobRunner(settings, pipeline=pipeline, store=jobs, events=events, limiter=rate_limiter),
         )

@@ -136,10 +136,12 @@ class HistoryItem(BaseModel):
     degraded: bool
     cached: bool
     image_count: int
+    job_id: uuid.UUID | None = Field(default=None, description="The asynchronous job this identification belongs to, if any.")
 
 
 class HistoryDetail(HistoryItem):
     result: dict[str, Any] | None = Field(description="The answer exactly as it was given (`IdentificationResponse`).")
+    error: dict[str, str] | None = Field(default=None, description="Why an asynchronous identification failed (`code`, `detail`).")
 
 
 class HistoryPage(BaseModel):
@@ -151,3 +153,49 @@ class HistoryPage(BaseModel):
 
 class Deleted(BaseModel):
     deleted: int
+
+
+JobStatusName = Literal["queued", "processing", "completed", "failed"]
+
+
+class JobError(BaseModel):
+    code: str = Field(description="`service_unavailable`, `image_not_usable`, `image_invalid`, `worker_lost`, `expired`, `queue_unavailable`...")
+    detail: str
+
+
+class JobEngineProgress(BaseModel):
+    status: EngineStatusName
+    latency_ms: float | None = None
+    model_version: str | None = None
+    suggestions: int | None = None
+    source: Literal["live", "standin"] | None = None
+    cached: bool | None = Field(default=None, description="True: reported from a cached answer, the engine was not called for this job.")
+
+
+class JobItem(BaseModel):
+    id: uuid.UUID = Field(description="The identification's id in the history.")
+    position: int = Field(description="The plant's place in the submission (the photo's, for a batch).")
+    status: JobStatusName
+    engines: dict[str, JobEngineProgress] = Field(description="Each engine's latest outcome for this plant.")
+    result: dict[str, Any] | None = Field(description="The answer (`IdentificationResponse`) once completed.")
+    error: JobError | None = None
+
+
+class JobAccepted(BaseModel):
+    id: uuid.UUID = Field(description="The job id (for one plant, also its id in the history).")
+    status: JobStatusName
+    lane: Literal["fast", "default", "slow", "priority"]
+    batch: bool
+    items: list[JobItem]
+    status_url: str = Field(description="`GET` it for the status, per-engine progress and the result.")
+    websocket_url: str = Field(description="Live progress events (token required; see docs/jobs.md).")
+
+
+class JobStatus(JobAccepted):
+    result: dict[str, Any] | None = Field(description="The answer of a one-plant job once completed (a batch's are in `items`).")
+    error: JobError | None = None
+    attempts: int = Field(description="Deliveries that started the job (more than 1 after a retry or a lost worker).")
+    seq: int = Field(description="Number of the job's latest progress event.")
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None

@@ -1,63 +1,159 @@
-"""The Celery app: `celery -A identify_gateway.worker worker` (add `-Q fast` etc. to serve some lanes only)."""
+"""The Celery app: `celery -A identify_gateway.worker worker -Q <lanes>` and `… beat` (docs/jobs.md).
+
+Tasks are thin: each runs a coroutine on the process's `Runtime`, an event loop in a thread of its
+own with the gateway's resources (database pool, Redis, engine clients, the pipeline) opened once
+per process and shared by every task it runs. With the default prefork pool each child process has
+its own runtime; with `--pool threads`, the threads of one process share one (I/O-bound jobs then
+run concurrently in one process).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
 
-from celery import Celery
-from celery.signals import setup_logging
-from kombu import Queue
+from celery import Task
+from celery.signals import setup_logging, worker_process_shutdown, worker_shutdown
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from identify_gateway.config import Settings, get_settings
+from identify_gateway.jobs import upkeep
+from identify_gateway.jobs.app import create_celery
+from identify_gateway.jobs.lanes import CHECK_QUOTAS, IDENTIFY_JOB, LANES, PING, RETENTION, TASK_LANES
+from identify_gateway.jobs.runner import backoff_s
+from identify_gateway.resources import Resources, open_resources
 from plant_shared.logging import configure_logging
 
 SERVICE = "identify-gateway-worker"
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-# Lanes, each a queue that can get its own workers. `priority` is for paying tiers.
-LANES = ("fast", "default", "slow", "priority")
-DEFAULT_LANE = "default"
+INTERNAL_ERROR = "The identification failed because of an error on our side; please try again."
+# Faults of the way to the data (not of the job): the job is retried like an engine outage.
+TRANSIENT = (SQLAlchemyError, RedisError, OSError, TimeoutError)
 
-# Every task's lane, in this one place; tasks not listed run in `default`.
-TASK_ROUTES: dict[str, dict[str, str]] = {
-    "identify_gateway.ping": {"queue": "fast"},
-}
-
-
-def celery_config(settings: Settings) -> dict[str, Any]:
-    return {
-        "broker_url": settings.celery_broker_url,
-        "result_backend": settings.celery_result_backend or settings.celery_broker_url,
-        # Job state and results live in PostgreSQL; a task keeps a Celery result only if it asks.
-        "task_ignore_result": True,
-        "result_expires": 3600,
-        "task_queues": [Queue(lane, routing_key=lane) for lane in LANES],
-        "task_default_queue": DEFAULT_LANE,
-        "task_routes": TASK_ROUTES,
-        # A task is acknowledged after it ran, so a killed worker's task is delivered again...
-        "task_acks_late": True,
-        # ...also when only the child process died (otherwise Celery acks it as failed).
-        "task_reject_on_worker_lost": True,
-        # One message at a time per process: a slow job never holds others hostage in a prefetch buffer.
-        "worker_prefetch_multiplier": 1,
-        "task_serializer": "json",
-        "result_serializer": "json",
-        "accept_content": ["json"],
-        "broker_connection_retry_on_startup": True,
-        "worker_hijack_root_logger": False,
-    }
+__all__ = ["LANES", "TASK_LANES", "app", "runtime"]
 
 
-app = Celery("identify_gateway")
-app.config_from_object(celery_config(get_settings()))
+class Runtime:
+    """One event loop per process, running in a daemon thread, and the resources opened on it once.
+
+    Args:
+        settings: what `open_resources` builds from (read lazily: the module is imported by beat too).
+    """
+
+    def __init__(self, settings: Callable[[], Settings]) -> None:
+        self._settings = settings
+        self._guard = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._resources: Resources | None = None
+        self._opening: asyncio.Lock | None = None
+        self._stack: AsyncExitStack | None = None
+
+    def run(self, fn: Callable[[Resources], Awaitable[T]]) -> T:
+        """Run `fn(resources)` on the loop and wait for it (from any thread)."""
+        return asyncio.run_coroutine_threadsafe(self._call(fn), self._ensure_loop()).result()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._guard:
+            if self._loop is None:  # created in the process that runs tasks (a forked child), never before the fork
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="gateway-runtime", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    async def _call(self, fn: Callable[[Resources], Awaitable[T]]) -> T:
+        if self._resources is None:
+            self._opening = self._opening or asyncio.Lock()
+            async with self._opening:
+                if self._resources is None:
+                    stack = AsyncExitStack()
+                    self._resources = await stack.enter_async_context(open_resources(self._settings()))
+                    self._stack = stack
+        return await fn(self._resources)
+
+    def close(self) -> None:
+        """Close the resources and stop the loop (worker shutdown); safe to call more than once."""
+        with self._guard:
+            loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        if self._stack is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._stack.aclose(), loop).result(timeout=10)
+            except Exception:
+                log.exception("closing the worker's resources failed")
+        self._stack, self._resources = None, None
+        loop.call_soon_threadsafe(loop.stop)
+
+
+app = create_celery(get_settings())
+runtime = Runtime(get_settings)
 
 
 @setup_logging.connect
 def _json_logs(**_: Any) -> None:
     # Connecting this signal stops Celery from installing its own handlers; ours write JSON lines.
     configure_logging(service=SERVICE, level=get_settings().log_level)
+    # httpx logs every request URL at INFO, and Pl@ntNet's API key travels in the query string.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-@app.task(name="identify_gateway.ping", ignore_result=False)
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def _close_runtime(**_: Any) -> None:
+    runtime.close()
+
+
+@app.task(name=PING, ignore_result=False)
 def ping() -> str:
     """Prove a worker consumes and answers (the local stack's readiness check)."""
     return "pong"
+
+
+@app.task(name=IDENTIFY_JOB, bind=True, max_retries=None)
+def identify_job(self: Task, job_id: str, tier: str | None = None, plants: int = 1) -> None:
+    """Run one delivery of an identification job (`tier` and `plants` choose its lane; see jobs/lanes.py)."""
+    settings = get_settings()
+    retries = int(self.request.retries or 0)
+    job = uuid.UUID(job_id)
+    try:
+        outcome = runtime.run(lambda resources: resources.runner.run(job, retries=retries))
+    except TRANSIENT as exc:
+        if retries >= settings.job_max_retries:
+            log.error("job %s: giving up after %d retries: %r (retention will expire it)", job_id, retries, exc)
+            raise
+        delay = backoff_s(retries, base_s=settings.job_retry_base_s, max_s=settings.job_retry_max_s)
+        log.warning("job %s: transient fault %r; retry %d in %.1f s", job_id, exc, retries + 1, delay)
+        raise self.retry(countdown=delay, exc=exc) from exc
+    except Exception:  # a bug: fail the job with a reason (and refund) instead of leaving it `processing`
+        log.exception("job %s failed unexpectedly", job_id)
+        runtime.run(lambda resources: _fail_internal(resources, job))
+        raise
+    if outcome.state == "retry":
+        raise self.retry(countdown=outcome.retry_in_s)
+
+
+async def _fail_internal(resources: Resources, job_id: uuid.UUID) -> None:
+    owner = await resources.jobs.owner(job_id)
+    if owner is not None:
+        await resources.runner.fail_unfinished(job_id, user_id=owner, code="internal_error", detail=INTERNAL_ERROR)
+
+
+@app.task(name=CHECK_QUOTAS)
+def check_quotas() -> dict[str, str]:
+    """Beat: warn about engines past the quota warning ratio; exhausted engines are skipped by the pipeline."""
+    levels = runtime.run(upkeep.check_quotas)
+    return {engine: level.level for engine, level in levels.items()}
+
+
+@app.task(name=RETENTION)
+def retention() -> dict[str, int]:
+    """Beat: expire stuck jobs, delete stored photos and identifications past their retention."""
+    return runtime.run(upkeep.retention)

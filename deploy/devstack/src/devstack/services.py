@@ -179,6 +179,13 @@ def start_services(profile: Profile, envs: dict[str, dict[str, str]], supervisor
               "--concurrency", "2", "-Q", "fast,default,slow,priority", "--hostname", f"gateway-{profile.name}@%h"],
         env=worker_env, cwd=REPO_ROOT, log_path=log / "gateway-worker.log",
     ))
+    # Scheduled upkeep (engine quota check, retention), sent to the worker's lanes. One beat per stack.
+    supervisor.start(Process(
+        name="gateway-beat",
+        argv=[PY, "-m", "celery", "-A", "identify_gateway.worker", "beat", "--loglevel", "INFO",
+              "--schedule", str(profile.data_dir / "celerybeat-schedule")],
+        env=worker_env, cwd=REPO_ROOT, log_path=log / "gateway-beat.log",
+    ))
     cms_env = {**base, **envs["cms"]}
     # The CMS's background work: erase a deleted account's garden; send care reminders every 15 min.
     for name, argv in (

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identify_gateway.models import IdentificationRequest, IdentificationStatus
+from identify_gateway.models import IdentificationJob, IdentificationRequest, IdentificationStatus
 
 
 @dataclass(frozen=True)
@@ -36,22 +36,16 @@ class HistoryStore:
         self, *, request_id: uuid.UUID, user_id: uuid.UUID, image_sha256: str, image_count: int, parameters: dict[str, Any], body: dict[str, Any]
     ) -> None:
         """Store one completed identification with the answer the client got (idempotent on `request_id`)."""
-        top = body.get("suggestions") or [{}]
         row = IdentificationRequest(
             id=request_id,
             user_id=user_id,
             image_sha256=image_sha256,
             status=IdentificationStatus.COMPLETED,
             result=body,
-            plant_name=_short(body.get("plant_name")),
-            scientific_name=_short(body.get("scientific_name")),
-            confidence=float(body.get("confidence") or 0.0) if top[0] else None,
-            engines=sorted(e for e, s in (body.get("engines") or {}).items() if s.get("status") in ("ok", "no_match")),
-            degraded=bool(body.get("degraded")),
-            cached=bool(body.get("cached")),
             image_count=image_count,
             parameters=parameters,
             completed_at=datetime.now(UTC),
+            **result_columns(body),
         )
         async with self._sessions() as session, session.begin():
             await session.merge(row)
@@ -85,10 +79,25 @@ class HistoryStore:
             return bool(result.rowcount)
 
     async def delete_all(self, user_id: uuid.UUID) -> int:
-        """Erase every identification of the owner (also what account deletion will call); the count erased."""
+        """Erase every identification of the owner, and their jobs (also what account deletion will
+        call); the count of identifications erased."""
         async with self._sessions() as session, session.begin():
             result = await session.execute(delete(IdentificationRequest).where(IdentificationRequest.user_id == user_id))
+            await session.execute(delete(IdentificationJob).where(IdentificationJob.user_id == user_id))
             return int(result.rowcount or 0)
+
+
+def result_columns(body: dict[str, Any]) -> dict[str, Any]:
+    """The columns copied out of an answer for listing and querying without reading the JSON."""
+    top = body.get("suggestions") or [{}]
+    return {
+        "plant_name": _short(body.get("plant_name")),
+        "scientific_name": _short(body.get("scientific_name")),
+        "confidence": float(body.get("confidence") or 0.0) if top[0] else None,
+        "engines": sorted(e for e, s in (body.get("engines") or {}).items() if s.get("status") in ("ok", "no_match")),
+        "degraded": bool(body.get("degraded")),
+        "cached": bool(body.get("cached")),
+    }
 
 
 def _short(value: Any) -> str | None:

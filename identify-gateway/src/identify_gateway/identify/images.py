@@ -122,14 +122,14 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def _encode(image: Image.Image) -> bytes:
+def _encode(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
     out = io.BytesIO()
     image.info = {}  # comment, xmp, icc_profile, exif, dpi...: nothing of the upload survives
-    image.save(out, "JPEG", quality=JPEG_QUALITY, exif=b"")
+    image.save(out, "JPEG", quality=quality, exif=b"")
     return out.getvalue()
 
 
-def normalise(raw: RawImage, *, long_sides: Iterable[int], max_pixels: int) -> dict[int, bytes]:
+def normalise(raw: RawImage, *, long_sides: Iterable[int], max_pixels: int, quality: int = JPEG_QUALITY) -> dict[int, bytes]:
     """Decode once and re-encode a clean JPEG for each requested long side (blocking: run in a thread).
 
     Orientation from EXIF is applied to the pixels; EXIF (GPS included), ICC, XMP and comments are
@@ -162,7 +162,7 @@ def normalise(raw: RawImage, *, long_sides: Iterable[int], max_pixels: int) -> d
             for side in sides:
                 if max(current.size) > side:
                     current = current.resize(_fit(current.size, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-                outputs[side] = _encode(current.copy() if current is image else current)
+                outputs[side] = _encode(current.copy() if current is image else current, quality)
     except UploadRejected:
         DECODES.labels("rejected").inc()
         raise
@@ -174,13 +174,14 @@ def normalise(raw: RawImage, *, long_sides: Iterable[int], max_pixels: int) -> d
 
 
 async def normalise_all(
-    images: Sequence[RawImage], *, long_sides: Iterable[int], max_pixels: int, limiter: anyio.CapacityLimiter | None = None
+    images: Sequence[RawImage], *, long_sides: Iterable[int], max_pixels: int, limiter: anyio.CapacityLimiter | None = None,
+    quality: int = JPEG_QUALITY,
 ) -> list[dict[int, bytes]]:
     """`normalise` every image in worker threads (at most `limiter`'s tokens at a time)."""
     sides = tuple(long_sides)
     results: list[dict[int, bytes]] = []
     for raw in images:  # one after the other: a request's images share the memory budget of one
         results.append(
-            await anyio.to_thread.run_sync(lambda raw=raw: normalise(raw, long_sides=sides, max_pixels=max_pixels), limiter=limiter)
+            await anyio.to_thread.run_sync(lambda raw=raw: normalise(raw, long_sides=sides, max_pixels=max_pixels, quality=quality), limiter=limiter)
         )
     return results

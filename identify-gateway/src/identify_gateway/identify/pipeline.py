@@ -1,4 +1,4 @@
-"""The identification pipeline: one code path for the HTTP route and (later) the Celery worker.
+"""The identification pipeline: one code path for the HTTP route and the Celery worker (jobs/runner.py).
 
     header check (pixel cap, no decoding)
       → cache key (SHA-256 of the uploaded bytes + parameters + engine API versions)
@@ -38,6 +38,7 @@ from identify_gateway.identify.history import HistoryStore
 from identify_gateway.identify.images import inspect_header, normalise_all
 from identify_gateway.identify.merge import ANSWERED, EngineOutcome, merge
 from identify_gateway.identify.params import IdentifyParams
+from identify_gateway.identify.stats import IdentificationStats
 from identify_gateway.identify.upload import RawImage
 from identify_gateway.metrics import ENGINE_CALLS, ENGINE_LATENCY, HISTORY_ERRORS
 from identify_gateway.resilience import BreakerOpen, EngineBreaker, EngineBusy, QuotaTracker, ResultCache, SingleFlight, cache_key
@@ -80,13 +81,18 @@ class IdentifyInput:
     images: tuple[RawImage, ...]
     params: IdentifyParams
     user_id: uuid.UUID | None = None
+    record_history: bool = True  # False: the caller stores the answer itself (the worker, exactly once per job item)
 
     @property
     def image_sha256(self) -> str:
-        """The one hash history keeps: the image's, or for several images the hash of their hashes."""
-        if len(self.images) == 1:
-            return self.images[0].sha256
-        return hashlib.sha256(",".join(i.sha256 for i in self.images).encode()).hexdigest()
+        return combined_sha256([i.sha256 for i in self.images])
+
+
+def combined_sha256(hashes: Sequence[str]) -> str:
+    """The one hash history keeps: the image's, or for several images the hash of their hashes."""
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,7 @@ class IdentificationPipeline:
         config: limits, TTLs and budgets.
         gbif, cms: enrichment clients (None: not used).
         decode_limiter: bounds how many images are decoded at once in this process.
+        stats: cluster-wide counts of how answers were obtained (the status page's hit rate).
     """
 
     def __init__(
@@ -130,6 +137,7 @@ class IdentificationPipeline:
         gbif: GbifClient | None = None,
         cms: CmsClient | None = None,
         decode_limiter: anyio.CapacityLimiter | None = None,
+        stats: IdentificationStats | None = None,
     ) -> None:
         self.engines = list(engines)
         self.disabled = list(disabled)
@@ -141,8 +149,13 @@ class IdentificationPipeline:
         self.config = config
         self.enricher = Enricher(gbif=gbif, cms=cms, gbif_breaker=breakers.get("gbif"), cms_breaker=breakers.get("cms"), budget_s=config.enrichment_budget_s)
         self._decode_limiter = decode_limiter
+        self._stats = stats
         self._usage_polled = -math.inf
         self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def decode_limiter(self) -> anyio.CapacityLimiter | None:
+        return self._decode_limiter
 
     @property
     def cms_enabled(self) -> bool:
@@ -178,7 +191,9 @@ class IdentificationPipeline:
         if result is None:
             result, how = await self._flight.run(key, lambda: self._compute(key, request, on_event), recheck=lambda: self._cache.get(key))
         body = {"success": result.get("success"), "request_id": str(request.request_id), "cached": how in CACHED_HOWS, **result}
-        if request.user_id is not None:
+        if self._stats is not None:
+            self._spawn(self._stats.record(how))
+        if request.user_id is not None and request.record_history:
             await self._store(request, body)
         return IdentifyOutcome(body=body, how=how)
 

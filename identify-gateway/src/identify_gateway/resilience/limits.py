@@ -18,6 +18,7 @@ import logging
 import math
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -149,7 +150,7 @@ class RateLimiter:
         self._hit = redis.register_script(HIT_LUA)
         self._quiet = QuietLog(logger)
 
-    async def hit(self, key: str, *, limit: int, window_s: int, cost: int = 1) -> RateDecision:
+    async def hit(self, key: str, *, limit: int, window_s: int, cost: int = 1, member: str | None = None) -> RateDecision:
         """Count `cost` units against `key` if they fit in the window, atomically.
 
         Args:
@@ -157,12 +158,14 @@ class RateLimiter:
             limit: units per window.
             window_s: the window.
             cost: units this hit takes (images in one request, for instance). A denied hit takes none.
+            member: names the units (`<member>:1` … `<member>:<cost>`), so that exactly these can be
+                refunded later (`refund(..., member=...)`); default a random name.
         """
         if limit < 0 or window_s <= 0 or cost < 1:
             raise ValueError("limit must be >= 0, window_s > 0 and cost >= 1")
         try:
             allowed, remaining, reset_ms, retry_ms = await self._hit(
-                keys=[self.prefix + key], args=[limit, window_s * 1000, cost, secrets.token_hex(8)]
+                keys=[self.prefix + key], args=[limit, window_s * 1000, cost, member or secrets.token_hex(8)]
             )
         except REDIS_ERRORS as exc:
             RATE_DECISIONS.labels("error").inc()
@@ -180,14 +183,23 @@ class RateLimiter:
             retry_after_s=0 if allowed else max(1, math.ceil(int(retry_ms) / 1000)),
         )
 
-    async def refund(self, key: str, cost: int = 1) -> None:
-        """Give back `cost` units (the most recently counted ones), e.g. when a charged request failed.
+    async def refund(self, key: str, cost: int = 1, *, member: str | None = None, units: Iterable[int] | None = None) -> None:
+        """Give back `cost` units, e.g. when a charged request failed.
+
+        Without `member`: the most recently counted ones. With `member` (as given to `hit`): exactly
+        those units (`units`, numbered from 1, default 1..cost), which makes the refund idempotent:
+        a unit already given back, or already out of the window, is not taken from anyone else.
 
         Redis errors are logged and ignored: nothing was counted that can be given back reliably.
         """
         if cost < 1:
             return
         try:
+            if member is not None:
+                numbers = list(units) if units is not None else list(range(1, cost + 1))
+                if numbers:
+                    await self._redis.zrem(self.prefix + key, *(f"{member}:{n}" for n in numbers))
+                return
             await self._redis.zpopmax(self.prefix + key, cost)
         except REDIS_ERRORS as exc:
             self._quiet.warning("refund", "rate limiter unavailable, refund of %s dropped: %r", key, exc)

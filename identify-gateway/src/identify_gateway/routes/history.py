@@ -26,7 +26,7 @@ def _item(row: IdentificationRequest) -> dict[str, Any]:
     return {
         "id": row.id, "created_at": row.created_at, "status": row.status, "plant_name": row.plant_name,
         "scientific_name": row.scientific_name, "confidence": row.confidence, "engines": list(row.engines or []),
-        "degraded": row.degraded, "cached": row.cached, "image_count": row.image_count,
+        "degraded": row.degraded, "cached": row.cached, "image_count": row.image_count, "job_id": row.job_id,
     }  # fmt: skip
 
 
@@ -59,7 +59,7 @@ async def read_history_item(identification_id: uuid.UUID, owner: HistoryOwner, r
     row = await resources.history.get(owner, identification_id)
     if row is None:
         raise ApiError(404, NOT_FOUND, "not_found")
-    return HistoryDetail.model_validate({**_item(row), "result": row.result})
+    return HistoryDetail.model_validate({**_item(row), "result": row.result, "error": row.error})
 
 
 @router.delete("/{identification_id}/", status_code=204, response_class=Response, responses=_MISSING)
