@@ -33,7 +33,7 @@ from identify_gateway.jobs.runner import JobRunner
 from identify_gateway.jobs.store import JobStore
 from identify_gateway.resilience import ConcurrencyLimiter, EngineBreaker, QuotaTracker, RateLimiter, ResultCache, SingleFlight
 from identify_gateway.service_tokens import ServiceTokens
-from plant_shared.tokens import TokenVerifier
+from plant_shared.tokens import DenylistMirror, TokenVerifier
 
 USER_AGENT = f"plant-community-identify-gateway/{__version__}"
 PRIMARY_ENGINES = ("plant_id", "plantnet")
@@ -200,6 +200,10 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         stack.push_async_callback(redis.aclose)
         denylist_redis = create_denylist_redis(settings)
         stack.push_async_callback(denylist_redis.aclose)
+        # Revocations mirrored in memory: no deny-list round trip per request while it is fresh.
+        denylist_mirror = DenylistMirror(denylist_redis, client_name="gateway-denylist-mirror")
+        await denylist_mirror.start()
+        stack.push_async_callback(denylist_mirror.stop)
 
         async def client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
             http = create_engine_client(base_url, timeout_s=timeout_s, connect_timeout_s=settings.engine_connect_timeout_s)
@@ -243,7 +247,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             denylist_redis=denylist_redis,
             verifier=TokenVerifier(
                 jwks_url=settings.jwks_url, issuer=settings.token_issuer, audience=settings.token_audience,
-                http_client=auth_http, denylist_redis=denylist_redis,
+                http_client=auth_http, denylist_redis=denylist_redis, denylist_mirror=denylist_mirror,
             ),  # fmt: skip
             breakers=breakers,
             rate_limiter=rate_limiter,

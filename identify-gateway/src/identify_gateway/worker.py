@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from identify_gateway.config import Settings, get_settings
 from identify_gateway.jobs import upkeep
 from identify_gateway.jobs.app import create_celery
-from identify_gateway.jobs.lanes import CHECK_QUOTAS, IDENTIFY_JOB, LANES, PING, RETENTION, TASK_LANES
+from identify_gateway.account_events import consume_account_events
+from identify_gateway.jobs.lanes import ACCOUNT_EVENTS, CHECK_QUOTAS, IDENTIFY_JOB, LANES, PING, RETENTION, TASK_LANES
 from identify_gateway.jobs.runner import backoff_s
 from identify_gateway.resources import Resources, open_resources
 from plant_shared.logging import configure_logging
@@ -157,3 +159,9 @@ def check_quotas() -> dict[str, str]:
 def retention() -> dict[str, int]:
     """Beat: expire stuck jobs, delete stored photos and identifications past their retention."""
     return runtime.run(upkeep.retention)
+
+
+@app.task(name=ACCOUNT_EVENTS)
+def account_events() -> int:
+    """Beat: erase the identifications and jobs of accounts deleted in the auth service."""
+    return runtime.run(lambda resources: consume_account_events(resources.denylist_redis, resources.history, consumer=socket.gethostname()))

@@ -12,7 +12,7 @@ from celery import Celery
 from kombu import Queue
 
 from identify_gateway.config import Settings
-from identify_gateway.jobs.lanes import CHECK_QUOTAS, DEFAULT_LANE, LANES, RETENTION, LaneRouter
+from identify_gateway.jobs.lanes import ACCOUNT_EVENTS, CHECK_QUOTAS, DEFAULT_LANE, LANES, RETENTION, LaneRouter
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -53,6 +53,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "check-engine-quotas": {"task": CHECK_QUOTAS, "schedule": settings.quota_check_interval_s},
             "retention": {"task": RETENTION, "schedule": settings.retention_interval_s},
+            # Deleted accounts: their identifications are erased within seconds.
+            "account-events": {"task": ACCOUNT_EVENTS, "schedule": 5.0},
         },
     }
 

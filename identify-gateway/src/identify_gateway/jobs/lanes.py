@@ -22,12 +22,14 @@ IDENTIFY_JOB = "identify_gateway.identify_job"
 PING = "identify_gateway.ping"
 CHECK_QUOTAS = "identify_gateway.check_quotas"
 RETENTION = "identify_gateway.retention"
+ACCOUNT_EVENTS = "identify_gateway.account_events"
 
 # Every task with a fixed lane; jobs are routed by `job_lane` (tasks not listed run in `default`).
 TASK_LANES: dict[str, str] = {
     PING: "fast",
     CHECK_QUOTAS: "fast",
     RETENTION: "slow",
+    ACCOUNT_EVENTS: "fast",
 }
 
 
