@@ -9,8 +9,9 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 TRAEFIK_DIR = REPO_ROOT / "deploy" / "traefik"
 
 # Each profile shifts every port, so stacks run side by side: `make test` beside a running
-# `make dev`, and benchmarks (`bench`) or browser tests (`e2e`) beside both.
-_PORT_OFFSETS = {"dev": 0, "test": 10000, "bench": 20000, "e2e": 30000}
+# `make dev`, and benchmarks (`bench`) or browser tests (`e2e`) beside both. Every port stays
+# below Linux's ephemeral range (32768+), where outgoing connections would take them at random.
+_PORT_OFFSETS = {"dev": 0, "test": 10000, "bench": 20000, "e2e": 3000}
 
 
 @dataclass(frozen=True)
