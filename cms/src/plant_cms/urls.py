@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.conf.urls.static import static
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
@@ -23,6 +24,8 @@ urlpatterns = [
     path("api/v1/search/", include("plant_cms.search.urls")),
     path("api/v1/internal/species/", include("plant_cms.species.urls")),
     path("api/v1/", include("plant_cms.garden.urls")),  # garden/…, calendar/… (members' tokens)
+    # The OpenAPI document of every DRF endpoint (Wagtail's /api/v2/ is described by Wagtail).
+    path("api/v1/cms/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     # Anything else under /api/ answers the JSON envelope, even with DEBUG on.
     re_path(r"^api/", errors.api_not_found),
     path("documents/", include(wagtaildocs_urls)),
