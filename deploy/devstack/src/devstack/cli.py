@@ -17,6 +17,14 @@ def _raise_interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def _stop(stack: Stack) -> None:
+    """Stop every process, deaf to further interrupts: a terminal's Ctrl-C reaches us twice (directly
+    and forwarded by `uv run`), and a second KeyboardInterrupt must not cut the orderly stop short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    stack.down()
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     stack = Stack(get_profile(args.profile))
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -29,7 +37,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\n[devstack] stopping…", flush=True)
     finally:
-        stack.down()
+        _stop(stack)
         print("[devstack] stopped", flush=True)
     return 0
 
@@ -51,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        stack.down()
+        _stop(stack)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -69,7 +77,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        stack.down()
+        _stop(stack)
 
 
 def cmd_reset(args: argparse.Namespace) -> int:

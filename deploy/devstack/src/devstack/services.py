@@ -120,33 +120,36 @@ def _run_step(name: str, argv: list[str], env: dict[str, str], log_dir: Path) ->
         raise RuntimeError(f"set-up step {name!r} failed (exit {result.returncode}); see {log_path}:\n{tail}")
 
 
+def _run_parallel(steps: list[tuple[str, list[str], dict[str, str]]], log_dir: Path) -> None:
+    with ThreadPoolExecutor(len(steps)) as pool:
+        for future in [pool.submit(_run_step, name, argv, env, log_dir) for name, argv, env in steps]:
+            future.result()
+
+
 def set_up(profile: Profile, envs: dict[str, dict[str, str]], secrets: dict[str, str]) -> None:
-    """Migrations (in parallel: one database each), static files, then the demo accounts. Idempotent."""
+    """Migrations and static files, then the data that needs them; each phase's steps in parallel
+    (they touch different databases or different rows). Idempotent."""
     profile.log_dir.mkdir(parents=True, exist_ok=True)
-    steps = [
+    _run_parallel([
         ("auth-migrate", [PY, "-m", "auth_service.cli", "migrate"], envs["auth"]),
         ("gateway-migrate", [PY, "-m", "identify_gateway.cli", "migrate"], envs["gateway"]),
         ("cms-migrate", [PY, "-m", "django", "migrate", "--noinput"], envs["cms"]),
         ("cms-collectstatic", [PY, "-m", "django", "collectstatic", "--noinput", "-v", "0"], envs["cms"]),
-    ]
-    with ThreadPoolExecutor(len(steps)) as pool:
-        for future in [pool.submit(_run_step, name, argv, env, profile.log_dir) for name, argv, env in steps]:
-            future.result()
-    # Demo species and posts (idempotent); image sizes are rendered on first request, not up front.
-    _run_step("cms-demo-content", [PY, "-m", "django", "load_demo_content", "--no-renditions"], envs["cms"], profile.log_dir)
-    _run_step(
-        "gateway-service-client",
-        [PY, "-m", "auth_service.cli", "create-service-client", "--client-id", GATEWAY_CLIENT_ID, "--audience", "cms", "--secret-env", "CLIENT_SECRET"],
-        {**envs["auth"], "CLIENT_SECRET": secrets["gateway_client_secret"]},
-        profile.log_dir,
-    )
-    for email, role, display_name, secret in DEMO_ACCOUNTS:
-        _run_step(
-            f"demo-{role}",
-            [PY, "-m", "auth_service.cli", "create-user", "--email", email, "--password-env", "DEMO_PASSWORD", "--role", role, "--display-name", display_name],
-            {**envs["auth"], "DEMO_PASSWORD": secrets[secret]},
-            profile.log_dir,
-        )
+    ], profile.log_dir)
+    create_user = [PY, "-m", "auth_service.cli", "create-user", "--password-env", "DEMO_PASSWORD"]
+    _run_parallel([
+        # Demo species and posts; image sizes are rendered on first request, not up front.
+        ("cms-demo-content", [PY, "-m", "django", "load_demo_content", "--no-renditions"], envs["cms"]),
+        (
+            "gateway-service-client",
+            [PY, "-m", "auth_service.cli", "create-service-client", "--client-id", GATEWAY_CLIENT_ID, "--audience", "cms", "--secret-env", "CLIENT_SECRET"],
+            {**envs["auth"], "CLIENT_SECRET": secrets["gateway_client_secret"]},
+        ),
+        *(
+            (f"demo-{role}", [*create_user, "--email", email, "--role", role, "--display-name", display_name], {**envs["auth"], "DEMO_PASSWORD": secrets[secret]})
+            for email, role, display_name, secret in DEMO_ACCOUNTS
+        ),
+    ], profile.log_dir)
 
 
 def _uvicorn(app: str, port: int) -> list[str]:
