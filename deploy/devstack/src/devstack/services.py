@@ -5,6 +5,8 @@ This module is the process contract of docs/architecture.md in code; compose.yam
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from celery import Celery
 
 from devstack.layout import REPO_ROOT, TRAEFIK_DIR, Profile
 from devstack.processes import Process, Supervisor, wait_until
@@ -126,9 +129,8 @@ def _run_parallel(steps: list[tuple[str, list[str], dict[str, str]]], log_dir: P
             future.result()
 
 
-def set_up(profile: Profile, envs: dict[str, dict[str, str]], secrets: dict[str, str]) -> None:
-    """Migrations and static files, then the data that needs them; each phase's steps in parallel
-    (they touch different databases or different rows). Idempotent."""
+def migrate(profile: Profile, envs: dict[str, dict[str, str]]) -> None:
+    """Migrations and static files, in parallel (one database each). Idempotent."""
     profile.log_dir.mkdir(parents=True, exist_ok=True)
     _run_parallel([
         ("auth-migrate", [PY, "-m", "auth_service.cli", "migrate"], envs["auth"]),
@@ -136,6 +138,32 @@ def set_up(profile: Profile, envs: dict[str, dict[str, str]], secrets: dict[str,
         ("cms-migrate", [PY, "-m", "django", "migrate", "--noinput"], envs["cms"]),
         ("cms-collectstatic", [PY, "-m", "django", "collectstatic", "--noinput", "-v", "0"], envs["cms"]),
     ], profile.log_dir)
+
+
+# What the seed is made of: when none of it changed since the last seed of this profile's data, the
+# (idempotent) seed is skipped — a second start is then as fast as the migrations' checks.
+SEED_SOURCES = (
+    REPO_ROOT / "cms" / "src" / "plant_cms" / "species" / "demo_data.py",
+    REPO_ROOT / "cms" / "src" / "plant_cms" / "blog" / "demo_data.py",
+    Path(__file__),
+)
+
+
+def _seed_fingerprint(secrets: dict[str, str]) -> str:
+    digest = hashlib.sha256(json.dumps(secrets, sort_keys=True).encode())
+    for source in SEED_SOURCES:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def seed(profile: Profile, envs: dict[str, dict[str, str]], secrets: dict[str, str]) -> None:
+    """The data the platform starts with (demo content, the gateway's client, demo accounts), in
+    parallel (different rows). Idempotent; needs only the migrations, not the running services.
+    Skipped when this profile's data was already seeded from the same sources and secrets (the
+    marker lives in the data directory, so `make reset` re-seeds)."""
+    marker, fingerprint = profile.data_dir / "seeded", _seed_fingerprint(secrets)
+    if marker.exists() and marker.read_text() == fingerprint:
+        return
     create_user = [PY, "-m", "auth_service.cli", "create-user", "--password-env", "DEMO_PASSWORD"]
     _run_parallel([
         # Demo species and posts; image sizes are rendered on first request, not up front.
@@ -150,6 +178,7 @@ def set_up(profile: Profile, envs: dict[str, dict[str, str]], secrets: dict[str,
             for email, role, display_name, secret in DEMO_ACCOUNTS
         ),
     ], profile.log_dir)
+    marker.write_text(fingerprint)
 
 
 def _uvicorn(app: str, port: int) -> list[str]:
@@ -161,52 +190,71 @@ def _http_ok(url: str) -> bool:
     return httpx.get(url, timeout=2).status_code == 200
 
 
-def start_services(profile: Profile, envs: dict[str, dict[str, str]], supervisor: Supervisor, traefik_config: Path) -> None:
-    """Start every application process and the edge, then wait until each one is ready."""
+def _celery(*args: str) -> list[str]:
+    return [PY, "-m", "celery", "-A", "identify_gateway.worker", *args]
+
+
+def start_background(profile: Profile, envs: dict[str, dict[str, str]], supervisor: Supervisor, traefik_config: Path) -> None:
+    """What needs no database schema, started first so its start-up overlaps the migrations: the
+    provider stand-in, the gateway's Celery worker (slowest to come up) and the edge."""
     ports = Ports.of(profile)
-    log = profile.log_dir
-    base = dict(os.environ)
-    web = [
-        ("auth-service", _uvicorn("auth_service.main:app", ports.auth), envs["auth"], ports.auth, "/readyz"),
-        ("identify-gateway", _uvicorn("identify_gateway.main:app", ports.gateway), envs["gateway"], ports.gateway, "/readyz"),
-        # Django's ASGI handler has no lifespan support; say so instead of letting uvicorn probe.
-        ("cms", [*_uvicorn("plant_cms.asgi:application", ports.cms), "--lifespan", "off"], envs["cms"], ports.cms, "/readyz"),
-        ("provider-standin", _uvicorn("devstack.provider_standin.app:app", ports.standin), envs["standin"], ports.standin, "/livez"),
-    ]
-    for name, argv, env, _, _ in web:
-        supervisor.start(Process(name=name, argv=argv, env={**base, **env}, cwd=REPO_ROOT, log_path=log / f"{name}.log"))
-    worker_env = {**base, **envs["gateway"]}
+    log, base = profile.log_dir, dict(os.environ)
+    supervisor.start(Process(name="provider-standin", argv=_uvicorn("devstack.provider_standin.app:app", ports.standin),
+                             env={**base, **envs["standin"]}, cwd=REPO_ROOT, log_path=log / "provider-standin.log"))
     supervisor.start(Process(
         name="gateway-worker",
-        argv=[PY, "-m", "celery", "-A", "identify_gateway.worker", "worker", "--loglevel", "INFO",
-              "--concurrency", "2", "-Q", "fast,default,slow,priority", "--hostname", f"gateway-{profile.name}@%h"],
-        env=worker_env, cwd=REPO_ROOT, log_path=log / "gateway-worker.log",
+        argv=_celery("worker", "--loglevel", "INFO", "--concurrency", "2", "-Q", "fast,default,slow,priority", "--hostname", f"gateway-{profile.name}@%h"),
+        env={**base, **envs["gateway"]}, cwd=REPO_ROOT, log_path=log / "gateway-worker.log",
     ))
-    # Scheduled upkeep (engine quota check, retention), sent to the worker's lanes. One beat per stack.
-    supervisor.start(Process(
-        name="gateway-beat",
-        argv=[PY, "-m", "celery", "-A", "identify_gateway.worker", "beat", "--loglevel", "INFO",
-              "--schedule", str(profile.data_dir / "celerybeat-schedule")],
-        env=worker_env, cwd=REPO_ROOT, log_path=log / "gateway-beat.log",
-    ))
-    cms_env = {**base, **envs["cms"]}
-    # The CMS's background work: erase a deleted account's garden; send care reminders every 15 min.
-    for name, argv in (
-        ("cms-account-events", [PY, "-m", "django", "consume_account_events"]),
-        ("cms-reminders", [PY, "-m", "django", "send_care_reminders", "--every", "900"]),
-    ):
-        supervisor.start(Process(name=name, argv=argv, env=cms_env, cwd=REPO_ROOT, log_path=log / f"{name}.log"))
     supervisor.start(Process(
         name="traefik",
         argv=[str(Path(PY).parent / "traefik"), f"--configFile={traefik_config}"],
         env={**base, **envs["edge"]}, cwd=TRAEFIK_DIR, log_path=log / "traefik.log",
     ))
-    for name, _, _, port, path in web:
+
+
+def _web(profile: Profile) -> list[tuple[str, list[str], str, int, str]]:
+    """(name, argv, environment key, port, readiness path) of each HTTP service."""
+    ports = Ports.of(profile)
+    return [
+        ("auth-service", _uvicorn("auth_service.main:app", ports.auth), "auth", ports.auth, "/readyz"),
+        ("identify-gateway", _uvicorn("identify_gateway.main:app", ports.gateway), "gateway", ports.gateway, "/readyz"),
+        # Django's ASGI handler has no lifespan support; say so instead of letting uvicorn probe.
+        ("cms", [*_uvicorn("plant_cms.asgi:application", ports.cms), "--lifespan", "off"], "cms", ports.cms, "/readyz"),
+        ("provider-standin", [], "standin", ports.standin, "/livez"),  # started by start_background
+    ]
+
+
+def start_apps(profile: Profile, envs: dict[str, dict[str, str]], supervisor: Supervisor) -> None:
+    """The services that read their database: the three HTTP services, beat and the CMS's background work."""
+    log, base = profile.log_dir, dict(os.environ)
+    for name, argv, env_key, _, _ in _web(profile):
+        if argv:
+            supervisor.start(Process(name=name, argv=argv, env={**base, **envs[env_key]}, cwd=REPO_ROOT, log_path=log / f"{name}.log"))
+    # Scheduled upkeep (engine quotas, retention, account events), sent to the worker's lanes. One beat per stack.
+    supervisor.start(Process(
+        name="gateway-beat",
+        argv=_celery("beat", "--loglevel", "INFO", "--schedule", str(profile.data_dir / "celerybeat-schedule")),
+        env={**base, **envs["gateway"]}, cwd=REPO_ROOT, log_path=log / "gateway-beat.log",
+    ))
+    # The CMS's background work: erase a deleted account's garden; send care reminders every 15 min.
+    for name, argv in (
+        ("cms-account-events", [PY, "-m", "django", "consume_account_events"]),
+        ("cms-reminders", [PY, "-m", "django", "send_care_reminders", "--every", "900"]),
+    ):
+        supervisor.start(Process(name=name, argv=argv, env={**base, **envs["cms"]}, cwd=REPO_ROOT, log_path=log / f"{name}.log"))
+
+
+def wait_ready(profile: Profile, envs: dict[str, dict[str, str]], supervisor: Supervisor) -> None:
+    """Wait until every process reports ready; fail fast, with its log, if one dies meanwhile."""
+    for name, _, _, port, path in _web(profile):
         wait_until(lambda port=port, path=path: _http_ok(f"http://127.0.0.1:{port}{path}"), what=name, timeout=90, supervisor=supervisor)
     # /ping answers before the routes are loaded; a routed path answering 200 proves both.
     wait_until(lambda: _http_ok(f"http://127.0.0.1:{profile.edge_port}/api/v1/auth/health/"), what="traefik routes", timeout=30, supervisor=supervisor)
-    wait_until(
-        lambda: subprocess.run([PY, "-m", "celery", "-A", "identify_gateway.worker", "inspect", "ping", "--timeout", "2"],
-                               env=worker_env, cwd=REPO_ROOT, capture_output=True).returncode == 0,
-        what="gateway-worker", timeout=90, supervisor=supervisor, interval=1.0,
-    )
+    # The worker answers a broadcast ping through the broker (a bare Celery client: no need to import
+    # the gateway, which a subprocess `celery inspect ping` would, at seconds per try).
+    broker = Celery(broker=envs["gateway"]["GATEWAY_CELERY_BROKER_URL"])
+    try:
+        wait_until(lambda: bool(broker.control.ping(timeout=0.5)), what="gateway-worker", timeout=90, supervisor=supervisor, interval=0.2)
+    finally:
+        broker.close()

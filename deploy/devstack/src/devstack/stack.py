@@ -12,7 +12,7 @@ from devstack.edge import render_static_config
 from devstack.layout import Profile
 from devstack.processes import Supervisor
 from devstack.servers import Postgres, Redis
-from devstack.services import DEMO_ACCOUNTS, Ports, environments, set_up, start_services
+from devstack.services import DEMO_ACCOUNTS, Ports, environments, migrate, seed, start_apps, start_background, wait_ready
 
 
 def _port_free(port: int) -> bool:
@@ -57,10 +57,15 @@ class Stack:
             {name: self.secrets[f"postgres_{name}_password"] for name in ("auth", "gateway", "cms")},
             can_create_databases=self.profile.name == "test",
         )
-        log("[devstack] migrations, static files, demo accounts")
-        set_up(self.profile, self.envs, self.secrets)
-        log("[devstack] starting auth-service, identify-gateway, cms, gateway worker, provider stand-in, traefik")
-        start_services(self.profile, self.envs, self.supervisor, render_static_config(self.profile))
+        # Overlapped: what needs no schema starts while the migrations run; the demo data is
+        # seeded while the services boot.
+        log("[devstack] starting the gateway worker, provider stand-in and traefik; migrations and static files")
+        start_background(self.profile, self.envs, self.supervisor, render_static_config(self.profile))
+        migrate(self.profile, self.envs)
+        log("[devstack] starting auth-service, identify-gateway, cms and their background work; demo content and accounts")
+        start_apps(self.profile, self.envs, self.supervisor)
+        seed(self.profile, self.envs, self.secrets)
+        wait_ready(self.profile, self.envs, self.supervisor)
         return time.monotonic() - started
 
     def down(self) -> None:
