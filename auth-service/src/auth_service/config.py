@@ -11,17 +11,14 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from plant_shared.settings import Environment, refuse_insecure_production
+from plant_shared.settings import Environment, refuse_insecure_production, require_database_url, require_redis_url, url_secrets
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 MailBackend = Literal["console", "file"]
 Network = IPv4Network | IPv6Network
 DRIVER = "postgresql+psycopg"
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Settings(BaseSettings):
@@ -118,21 +115,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _psycopg_url(cls, value: str) -> str:
-        try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError(f"AUTH_DATABASE_URL is not a database URL; expected {DRIVER}://user:password@host:port/auth") from None
-        if url.drivername != DRIVER:
-            raise ValueError(f"AUTH_DATABASE_URL must use the {DRIVER}:// scheme (psycopg 3), not {url.drivername}://")
-        return value
+        return require_database_url(value, variable="AUTH_DATABASE_URL", scheme=DRIVER, database="auth")
 
     @field_validator("redis_url", "denylist_redis_url")
     @classmethod
     def _redis_url(cls, value: str, info: ValidationInfo) -> str:
-        if not value.startswith(REDIS_SCHEMES):
-            name = f"AUTH_{(info.field_name or 'redis_url').upper()}"
-            raise ValueError(f"{name} must start with redis://, rediss:// or unix://, e.g. redis://127.0.0.1:6380/0")
-        return value
+        return require_redis_url(value, variable=f"AUTH_{(info.field_name or 'redis_url').upper()}", example="redis://127.0.0.1:6380/0")
 
     @model_validator(mode="after")
     def _mail_file_needs_a_path(self) -> Settings:
@@ -142,16 +130,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
-        secrets: dict[str, str | None] = {
-            "database_url (password)": make_url(self.database_url).password,
-            "key_encryption_key": self.key_encryption_key,
-        }
-        # Redis may run without a password on a private network; when it has one, it must be real.
-        for name in ("redis_url", "denylist_redis_url"):
-            url = getattr(self, name)
-            password = make_url(url).password if url.startswith("redis") else None
-            if password is not None:
-                secrets[f"{name} (password)"] = password
+        secrets = url_secrets(database_url=self.database_url, redis_urls={"redis_url": self.redis_url, "denylist_redis_url": self.denylist_redis_url})
+        secrets["key_encryption_key"] = self.key_encryption_key
         refuse_insecure_production(environment=self.environment, debug=self.debug, secrets=secrets, env_prefix="AUTH_")
         return self
 

@@ -7,10 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from plant_shared.settings import Environment, refuse_insecure_production
+from plant_shared.settings import Environment, refuse_insecure_production, require_database_url, require_redis_url, url_secrets
 
 ENV_PREFIX = "GATEWAY_"
 DRIVER = "postgresql+psycopg"
@@ -150,20 +148,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _psycopg_url(cls, value: str) -> str:
-        try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError(f"{ENV_PREFIX}DATABASE_URL is not a database URL; expected {DRIVER}://user:password@host:port/gateway") from None
-        if url.drivername != DRIVER:
-            raise ValueError(f"{ENV_PREFIX}DATABASE_URL must use the {DRIVER}:// scheme (psycopg 3), not {url.drivername}://")
-        return value
+        return require_database_url(value, variable=f"{ENV_PREFIX}DATABASE_URL", scheme=DRIVER, database="gateway")
 
     @field_validator("redis_url", "celery_broker_url")
     @classmethod
     def _redis_url(cls, value: str, info: ValidationInfo) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"{ENV_PREFIX}{str(info.field_name).upper()} must start with redis://, rediss:// or unix://, e.g. redis://127.0.0.1:6380/1")
-        return value
+        return require_redis_url(value, variable=f"{ENV_PREFIX}{str(info.field_name).upper()}", example="redis://127.0.0.1:6380/1")
 
     @field_validator("denylist_redis_url")
     @classmethod
@@ -195,12 +185,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         # Named after the variable that carries each secret, so the message names what to set.
-        secrets = {"database_url (password)": make_url(self.database_url).password}
-        # Redis may run without a password on a private network; when it has one, it must be real.
-        for name in ("redis_url", "celery_broker_url", "denylist_redis_url"):
-            password = make_url(getattr(self, name)).password if getattr(self, name).startswith("redis") else None
-            if password is not None:
-                secrets[f"{name} (password)"] = password
+        secrets = url_secrets(
+            database_url=self.database_url,
+            redis_urls={name: getattr(self, name) for name in ("redis_url", "celery_broker_url", "denylist_redis_url")},
+        )
         # Engine keys are the vendors': their length is theirs (Pl@ntNet's are 25 characters).
         credentials = {"plant_id_api_key": _reveal(self.plant_id_api_key), "plantnet_api_key": _reveal(self.plantnet_api_key)}
         if self.service_client_secret is not None:  # optional (no CMS enrichment without it), but never a dev value

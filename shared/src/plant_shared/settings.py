@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Mapping
+from urllib.parse import unquote, urlsplit
 
 
 class Environment(StrEnum):
@@ -62,3 +63,53 @@ def refuse_insecure_production(
             problems.append(f"{env_prefix}{name.upper()} is too short for production (32 characters at least)")
     if problems:
         raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
+
+
+# --- URL settings: the checks every service applies to its database and Redis URLs --------------
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def require_database_url(value: str, *, variable: str, scheme: str, database: str) -> str:
+    """`value` when it is a URL with `scheme` (e.g. `postgresql+psycopg`).
+
+    Raises:
+        ValueError: naming `variable` and the expected form.
+    """
+    found, separator, _ = value.partition("://")
+    if not separator or not found:
+        raise ValueError(f"{variable} is not a database URL; expected {scheme}://user:password@host:port/{database}")
+    if found != scheme:
+        raise ValueError(f"{variable} must use the {scheme}:// scheme (psycopg 3), not {found}://")
+    return value
+
+
+def require_redis_url(value: str, *, variable: str, example: str) -> str:
+    """`value` when it is a Redis URL.
+
+    Raises:
+        ValueError: naming `variable`, with `example` as the fix.
+    """
+    if not value.startswith(REDIS_SCHEMES):
+        raise ValueError(f"{variable} must start with redis://, rediss:// or unix://, e.g. {example}")
+    return value
+
+
+def url_password(url: str) -> str | None:
+    """The (percent-decoded) password inside a URL, None when it has none."""
+    password = urlsplit(url).password
+    return unquote(password) if password is not None else None
+
+
+def url_secrets(*, database_url: str, redis_urls: Mapping[str, str]) -> dict[str, str | None]:
+    """The passwords a service's URLs carry, for `refuse_insecure_production(secrets=...)`.
+
+    The database password is always checked (production needs one); a Redis URL's only when it has
+    one (Redis may run without a password on a private network; when it has one, it must be real).
+    """
+    secrets: dict[str, str | None] = {"database_url (password)": url_password(database_url)}
+    for name, url in redis_urls.items():
+        password = url_password(url) if url.startswith("redis") else None
+        if password is not None:
+            secrets[f"{name} (password)"] = password
+    return secrets
