@@ -190,8 +190,14 @@ def build_pipeline(
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
-    """Create every shared client; close them all on exit, even if one fails to close."""
+async def open_resources(settings: Settings, *, verifies_tokens: bool = True) -> AsyncIterator[Resources]:
+    """Create every shared client; close them all on exit, even if one fails to close.
+
+    Args:
+        settings: the gateway's settings.
+        verifies_tokens: the API verifies tokens and mirrors the deny-list; a worker, which never
+            does, skips the mirror's subscription and snapshot.
+    """
     configure_pillow(max_pixels=settings.max_image_pixels, heic=settings.accept_heic)
     async with AsyncExitStack() as stack:
         db_engine = create_engine(settings)
@@ -201,9 +207,11 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         denylist_redis = create_denylist_redis(settings)
         stack.push_async_callback(denylist_redis.aclose)
         # Revocations mirrored in memory: no deny-list round trip per request while it is fresh.
-        denylist_mirror = DenylistMirror(denylist_redis, client_name="gateway-denylist-mirror")
-        await denylist_mirror.start()
-        stack.push_async_callback(denylist_mirror.stop)
+        denylist_mirror = None
+        if verifies_tokens:
+            denylist_mirror = DenylistMirror(denylist_redis, client_name="gateway-denylist-mirror")
+            await denylist_mirror.start()
+            stack.push_async_callback(denylist_mirror.stop)
 
         async def client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
             http = create_engine_client(base_url, timeout_s=timeout_s, connect_timeout_s=settings.engine_connect_timeout_s)

@@ -76,7 +76,7 @@ class Runtime:
             async with self._opening:
                 if self._resources is None:
                     stack = AsyncExitStack()
-                    self._resources = await stack.enter_async_context(open_resources(self._settings()))
+                    self._resources = await stack.enter_async_context(open_resources(self._settings(), verifies_tokens=False))
                     self._stack = stack
         return await fn(self._resources)
 
