@@ -9,9 +9,12 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 TRAEFIK_DIR = REPO_ROOT / "deploy" / "traefik"
 
 # Each profile shifts every port, so stacks run side by side: `make test` beside a running
-# `make dev`, and benchmarks (`bench`) or browser tests (`e2e`) beside both. Every port stays
-# below Linux's ephemeral range (32768+), where outgoing connections would take them at random.
-_PORT_OFFSETS = {"dev": 0, "test": 10000, "bench": 20000, "e2e": 3000}
+# `make dev`, benchmarks (`bench`), browser tests (`e2e`) and the reliability suite's own stack
+# (`reliability`, whose processes it kills) beside them; `scratch1`…`scratch4` are for people
+# working in parallel. Every port stays below Linux's ephemeral range (32768+), where outgoing
+# connections would take them at random.
+_PORT_OFFSETS = {"dev": 0, "test": 10000, "bench": 20000, "e2e": 3000, "reliability": 6000,
+                 "scratch1": 1000, "scratch2": 2000, "scratch3": 4000, "scratch4": 5000}
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class Stack:
         self.redis.start(self.supervisor)
         self.postgres.provision(
             {name: self.secrets[f"postgres_{name}_password"] for name in ("auth", "gateway", "cms")},
-            can_create_databases=self.profile.name == "test",
+            can_create_databases=self.profile.name != "dev",  # test databases (pytest-django); never in dev
         )
         # Overlapped: what needs no schema starts while the migrations run; the demo data is
         # seeded while the services boot.
