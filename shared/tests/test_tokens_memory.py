@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
 
 import plant_shared.tokens.verifier as verifier_module
-from plant_shared.tokens import TokenError
+from plant_shared.tokens import Claims, TokenError, decode_and_validate
+from plant_shared.tokens.memory import VerifiedTokens
 
 
 @pytest.fixture
@@ -56,6 +58,22 @@ async def test_a_remembered_token_revoked_later_is_refused(key, verifier, denyli
     assert caught.value.code == "token_revoked"
 
 
+@pytest.mark.parametrize("revocation", ["jti", "subject cut-off"])
+async def test_a_remembered_token_revoked_by_jti_or_subject_cut_off_is_refused(key, verifier, denylist, revocation) -> None:
+    claims = key.claims()
+    token = key.mint(claims)
+    await verifier.verify(token)
+
+    if revocation == "jti":
+        await denylist(f"deny:jti:{claims['jti']}")
+    else:
+        await denylist(f"deny:sub:{claims['sub']}", claims["iat"])  # log out everywhere: issued at or before
+
+    with pytest.raises(TokenError) as caught:
+        await verifier.verify(token)
+    assert caught.value.code == "token_revoked"
+
+
 async def test_a_remembered_token_that_expires_is_refused(key, make_verifier) -> None:
     verifier = make_verifier(leeway=0)
     now = int(time.time())
@@ -89,7 +107,7 @@ async def test_the_memory_is_bounded(key, make_verifier) -> None:
     for _ in range(10):
         await verifier.verify(key.mint())
 
-    assert len(verifier._verified) == 3
+    assert len(verifier.verified_tokens) == 3
 
 
 async def test_a_forged_variant_of_a_remembered_token_is_not_recalled(key, verifier) -> None:
@@ -102,3 +120,50 @@ async def test_a_forged_variant_of_a_remembered_token_is_not_recalled(key, verif
 
     with pytest.raises(TokenError):
         await verifier.verify(f"{header}.{payload}.{forged}")
+
+
+async def test_a_tampered_payload_under_a_remembered_tokens_signature_is_refused(key, kit, verifier) -> None:
+    claims = key.claims()
+    token = key.mint(claims)
+    await verifier.verify(token)
+    header, _, signature = token.split(".")
+    raised = kit.b64url(json.dumps({**claims, "tier": "enterprise", "roles": ["admin"]}).encode())
+
+    with pytest.raises(TokenError) as caught:
+        await verifier.verify(f"{header}.{raised}.{signature}")
+
+    assert caught.value.code == "token_invalid"
+    assert (await verifier.verify(token)).tier == "free"  # the genuine one is still remembered as it was
+
+
+def test_a_remembered_entry_is_usable_until_exp_plus_leeway_and_then_forgotten(key) -> None:
+    memory = VerifiedTokens(8)
+    claims = decode_and_validate(key.mint(), key.public, issuer="plant-community-auth", audience="identify-gateway")
+    entry = memory.remember("the-token", claims, key.kid, leeway=30)
+    always = lambda kid: True  # noqa: E731
+
+    assert entry.usable_until == claims.exp + 30
+    assert memory.recall("the-token", claims.exp + 29.999, always) is entry
+    assert memory.recall("the-token", claims.exp + 30, always) is None  # PyJWT: expired once exp <= now - leeway
+    assert len(memory) == 0  # forgotten: the next call takes the full path, which answers token_expired
+
+
+def test_a_memory_of_size_zero_remembers_nothing(key) -> None:
+    memory = VerifiedTokens(0)
+    claims = decode_and_validate(key.mint(), key.public, issuer="plant-community-auth", audience="identify-gateway")
+
+    entry = memory.remember("the-token", claims, key.kid, leeway=30)
+
+    assert entry.claims is claims and len(memory) == 0
+    assert memory.recall("the-token", 0.0, lambda kid: True) is None
+
+
+def test_the_memory_forgets_the_oldest_first() -> None:
+    memory = VerifiedTokens(2)
+    claims = Claims(sub="s", jti="j", sid=None, roles=(), tier=None, scope="user", aud=("a",), iat=0, exp=10**10)
+
+    for token in ("first", "second", "third"):
+        memory.remember(token, claims, "kid", leeway=0)
+
+    known = lambda kid: True  # noqa: E731
+    assert [memory.recall(t, 0.0, known) is not None for t in ("first", "second", "third")] == [False, True, True]

@@ -130,3 +130,20 @@ def test_redis_down_fails_closed(key, kit, make_sync) -> None:
         make_sync(denylist_redis=dead).verify(key.mint())
 
     assert caught.value.code == "auth_unavailable" and caught.value.status == 503
+
+
+def test_a_remembered_token_revoked_later_is_refused(key, make_sync, sync_redis) -> None:
+    verifier = make_sync()
+    claims = key.claims()
+    token = key.mint(claims)
+    verifier.verify(token)
+    assert len(verifier.verified_tokens) == 1
+
+    sync_redis.set(f"deny:jti:{claims['jti']}", "1", ex=60)
+    try:
+        with pytest.raises(TokenError) as caught:
+            verifier.verify(token)
+    finally:
+        sync_redis.delete(f"deny:jti:{claims['jti']}")
+
+    assert caught.value.code == "token_revoked"

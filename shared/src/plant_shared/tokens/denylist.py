@@ -285,19 +285,23 @@ class _MirrorBase:
     def __len__(self) -> int:
         return len(self._entries.values)
 
-    def check(self, claims: Claims) -> DenylistVerdict:
+    def check(self, claims: Claims, keys: Sequence[str] | None = None) -> DenylistVerdict:
         """The deny-list verdict for `claims`, from memory only (no I/O).
 
         Same keys and rules as the `MGET` path (`denylist_keys`, `check_denylist`): `REVOKED`
         when the `jti` or `sid` entry exists or the `sub` cut-off is at or after `iat`; `ALLOWED`
         when nothing matches and the mirror is fresh; `UNKNOWN` when nothing matches but the
         mirror is not fresh (the caller must ask Redis).
+
+        Args:
+            keys: `denylist_keys(claims)` when the caller already has them (the verifier keeps
+                them with each verified token); built here otherwise.
         """
         fresh = self.fresh  # read first: the entries can only become more complete afterwards
         entries = self._entries
-        keys = denylist_keys(claims)
-        found = [entries.values.get(key) for key in keys]
-        if any(entry is not None for entry in found):  # rare: judge the live (unexpired) values
+        if keys is None:
+            keys = denylist_keys(claims)
+        if not entries.values.keys().isdisjoint(keys):  # rare: judge the live (unexpired) values
             now = time.time()
             try:
                 check_denylist(claims, [entries.get(key, now) for key in keys])
@@ -608,10 +612,10 @@ class SyncDenylistMirror(_MirrorBase):
         thread = self._thread
         return thread is not None and thread.is_alive()
 
-    def check(self, claims: Claims) -> DenylistVerdict:
+    def check(self, claims: Claims, keys: Sequence[str] | None = None) -> DenylistVerdict:
         if self._thread is None and self.autostart:
             self.start()
-        return super().check(claims)
+        return super().check(claims, keys)
 
     def start(self, *, wait: float = 0.0) -> bool:
         """Start the mirror thread (idempotent); wait up to `wait` s for it to be fresh. Returns `fresh`."""

@@ -7,7 +7,6 @@ I/O differs: the JWKS fetch and the deny-list read. With a fresh deny-list mirro
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from typing import Any, Literal
@@ -17,10 +16,11 @@ from jwt import PyJWK
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from plant_shared.tokens.checks import check_denylist, decode_and_validate, denylist_keys, read_header
-from plant_shared.tokens.claims import MAX_LEEWAY, MAX_TOKEN_LENGTH, TOKEN_REVOKED, Claims, TokenError, _unavailable
+from plant_shared.tokens.checks import check_denylist, decode_and_validate, read_header
+from plant_shared.tokens.claims import MAX_LEEWAY, TOKEN_REVOKED, Claims, TokenError, _unavailable
 from plant_shared.tokens.denylist import DENYLIST_FALLBACKS, DenylistMirror, DenylistVerdict, SyncDenylistMirror
-from plant_shared.tokens.jwks import JwksCache, SyncJwksCache, _KeySet
+from plant_shared.tokens.jwks import JwksCache, SyncJwksCache
+from plant_shared.tokens.memory import Verified, VerifiedTokens
 
 log = logging.getLogger("plant_shared.tokens")
 
@@ -43,44 +43,18 @@ class _VerifierBase:
             raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
         if denylist_failure not in ("closed", "open"):
             raise ValueError('denylist_failure must be "closed" or "open"')
-        if verified_cache_size < 0:
-            raise ValueError("verified_cache_size must be 0 (off) or more")
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
         self.denylist_failure = denylist_failure
-        self.verified_cache_size = verified_cache_size
-        self._verified: dict[bytes, tuple[Claims, str]] = {}
+        self.verified_tokens = VerifiedTokens(verified_cache_size)
         self._mirror: DenylistMirror | SyncDenylistMirror | None = None
         if not has_denylist:
             log.warning("token verifier without a deny-list: revoked tokens are accepted until they expire")
 
-    def _recall(self, token: str, keys: _KeySet) -> tuple[bytes | None, Claims | None]:
-        """(digest, claims) when this exact token was verified before, is unexpired and its key still known."""
-        if not self.verified_cache_size or not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
-            return None, None
-        try:
-            digest = hashlib.sha256(token.encode()).digest()
-        except UnicodeEncodeError:
-            return None, None
-        hit = self._verified.get(digest)
-        if hit is None:
-            return digest, None
-        claims, kid = hit
-        if keys.knows(kid) and claims.exp > time.time() - self.leeway:
-            return digest, claims
-        self._verified.pop(digest, None)  # expired or key withdrawn: the full path decides (and refuses)
-        return digest, None
-
-    def _remember(self, digest: bytes | None, claims: Claims, kid: str) -> None:
-        if digest is None:
-            return
-        if len(self._verified) >= self.verified_cache_size:
-            try:  # oldest first; another thread may be evicting too
-                del self._verified[next(iter(self._verified))]
-            except (StopIteration, RuntimeError, KeyError):
-                pass
-        self._verified[digest] = (claims, kid)
+    @property
+    def verified_cache_size(self) -> int:
+        return self.verified_tokens.size
 
     def _decode(self, token: str, key: PyJWK) -> Claims:
         return decode_and_validate(token, key, issuer=self.issuer, audience=self.audience, leeway=self.leeway)
@@ -89,13 +63,13 @@ class _VerifierBase:
     def denylist_mirror(self) -> DenylistMirror | SyncDenylistMirror | None:
         return self._mirror
 
-    def _mirror_verdict(self, claims: Claims) -> bool:
+    def _mirror_verdict(self, verified: Verified) -> bool:
         """True when the mirror settled the deny-list check (allowed); False: ask Redis.
 
         Raises:
             TokenError: `token_revoked`, from the mirror's entries.
         """
-        verdict = self._mirror.check(claims)  # type: ignore[union-attr]
+        verdict = self._mirror.check(verified.claims, verified.denylist_keys)  # type: ignore[union-attr]
         if verdict is DenylistVerdict.ALLOWED:
             return True
         if verdict is DenylistVerdict.REVOKED:
@@ -117,10 +91,10 @@ class TokenVerifier(_VerifierBase):
     Every call checks, in order: the header (`read_header`), the key (JWKS cache), the signature
     and claims (`decode_and_validate`), then the deny-list: from `denylist_mirror` while it is
     fresh (memory only, no I/O), otherwise with one `MGET`. A token whose
-    signature and claims this process already verified (same bytes, by SHA-256; at most
-    `verified_cache_size` remembered) skips the header, key and signature steps while it is
-    unexpired and its key is still published; the expiry and the deny-list are checked on every
-    call, so revocation stays immediate.
+    signature and claims this process already verified (`verified_tokens`: the exact same text,
+    at most `verified_cache_size` remembered) skips the header, key and signature steps while it
+    is unexpired and its key is still published; the expiry (with the leeway) and the deny-list
+    are checked on every call, so revocation stays immediate.
 
     The mirror (`DenylistMirror`, started and stopped in the lifespan) holds the deny-list in
     memory, kept current from the `deny:events` channel the writers publish on (`deny()`). It is
@@ -189,16 +163,16 @@ class TokenVerifier(_VerifierBase):
                 checkable right now (`auth_unavailable`, 503).
         """
         try:
-            digest, claims = self._recall(token, self.jwks)
-            if claims is None:
+            verified = self.verified_tokens.recall(token, time.time(), self.jwks.knows)
+            if verified is None:
                 kid = read_header(token)
-                claims = self._decode(token, await self.jwks.get(kid))
-                self._remember(digest, claims, kid)
-            if self._mirror is not None and self._mirror_verdict(claims):
+                verified = self.verified_tokens.remember(token, self._decode(token, await self.jwks.get(kid)), kid, self.leeway)
+            claims = verified.claims
+            if self._mirror is not None and self._mirror_verdict(verified):
                 pass  # fresh mirror, no entry: no I/O
             elif self._redis is not None:
                 try:
-                    values = await self._redis.mget(denylist_keys(claims))
+                    values = await self._redis.mget(verified.denylist_keys)
                 except _REDIS_ERRORS as exc:
                     self._denylist_unreachable(exc)
                 else:
@@ -255,16 +229,16 @@ class SyncTokenVerifier(_VerifierBase):
     def verify(self, token: str) -> Claims:
         """Same contract as `TokenVerifier.verify`."""
         try:
-            digest, claims = self._recall(token, self.jwks)
-            if claims is None:
+            verified = self.verified_tokens.recall(token, time.time(), self.jwks.knows)
+            if verified is None:
                 kid = read_header(token)
-                claims = self._decode(token, self.jwks.get(kid))
-                self._remember(digest, claims, kid)
-            if self._mirror is not None and self._mirror_verdict(claims):
+                verified = self.verified_tokens.remember(token, self._decode(token, self.jwks.get(kid)), kid, self.leeway)
+            claims = verified.claims
+            if self._mirror is not None and self._mirror_verdict(verified):
                 pass  # fresh mirror, no entry: no I/O
             elif self._redis is not None:
                 try:
-                    values = self._redis.mget(denylist_keys(claims))
+                    values = self._redis.mget(verified.denylist_keys)
                 except _REDIS_ERRORS as exc:
                     self._denylist_unreachable(exc)
                 else:
