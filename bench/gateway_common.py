@@ -7,6 +7,7 @@ gateway's GATEWAY_* settings in the environment.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import random
@@ -111,6 +112,29 @@ def standin_calls() -> dict[str, int]:
     return {name: int(state["calls"]) for name, state in standin("/_standin/control").items()}
 
 
+async def open_loop(http: httpx.AsyncClient, send, *, rate: float, requests: int) -> tuple[list[float], float, dict]:
+    """Start `requests` calls of `send(http)` at a fixed aggregate `rate` (req/s), whatever the answers' pace.
+
+    Unlike a closed loop (each client waits for its answer before sending again), arrivals do not
+    slow down when the server does, so queueing shows in the latencies. Each latency counts from the
+    request's scheduled time, so time spent waiting for a free connection of `http`'s pool counts too
+    (no coordinated omission). Returns (latencies in s, achieved rate in req/s, status counts).
+    """
+    latencies: list[float] = []
+    statuses: dict = {}
+    start = time.perf_counter() + 0.05
+
+    async def one(i: int) -> None:
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        response = await send(http)
+        latencies.append(time.perf_counter() - due)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    await asyncio.gather(*(one(i) for i in range(requests)))
+    return latencies, requests / (time.perf_counter() - start), statuses
+
+
 # ---- statistics ----------------------------------------------------------------------------------
 
 
@@ -166,6 +190,33 @@ def rss_kb(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (from /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 onwards
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time used so far by every process on the machine, all cores together (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_pids(env_urls: Mapping[str, str]) -> dict[str, int]:
+    """{name: pid} of the stack's processes listening on the ports of these URLs (those found)."""
+    pids = {}
+    for name, variable in env_urls.items():
+        url = os.environ.get(variable)
+        if url:
+            try:
+                pids[name] = pid_listening_on(int(url.rsplit(":", 1)[1].split("/", 1)[0]))
+            except RuntimeError:
+                continue
+    return pids
 
 
 @contextmanager

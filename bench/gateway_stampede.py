@@ -5,6 +5,8 @@ processes through the Redis lock); the distinct burst takes about one engine lat
 A second gateway process is started here with the same GATEWAY_* environment on a free port; the
 requests are split evenly between it and the stack's gateway (both reached directly).
 Baseline in the same run: one cold request alone (same engine latencies).
+Where the time goes: the CPU seconds each process (both gateways, the stand-in, the CMS, Redis and
+this client) used during the distinct burst; on 2 cores, half their sum is a floor for its wall time.
 Run: GATEWAY_ANONYMOUS_LIMIT=1000000 python -m devstack run --profile bench -- python bench/gateway_stampede.py
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 
@@ -40,13 +43,24 @@ async def burst(clients: list[httpx.AsyncClient], images: list[bytes]) -> tuple[
     return time.perf_counter() - started, outcomes, latencies
 
 
+STACK_PROCESSES = {"gateway": "PLATFORM_GATEWAY_URL", "stand-in": "PLATFORM_STANDIN_URL", "cms": "PLATFORM_CMS_URL", "redis": "PLATFORM_REDIS_URL"}
+
+
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    usage = {name: g.cpu_seconds(pid) for name, pid in pids.items()}
+    usage["client (this script)"] = sum(os.times()[:2])
+    usage["machine (everything)"] = g.machine_cpu_seconds()  # other people's work included: the noise
+    return usage
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--callers", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     port = g.free_port()
-    with g.uvicorn_process("identify_gateway.main:app", port=port):
+    with g.uvicorn_process("identify_gateway.main:app", port=port) as second:
+        pids = {**g.stack_pids(STACK_PROCESSES), "gateway 2": second.pid}
         urls = [g.gateway_url(), f"http://127.0.0.1:{port}"]
         clients = [g.client(url, concurrency=args.callers, timeout=60) for url in urls]
         try:
@@ -57,7 +71,7 @@ async def main() -> None:
             for i, http in enumerate(clients):  # warm both processes (engine clients, JWKS, Redis pools)
                 (await g.identify(http, g.small_jpeg(seed + 10_000 + i))).raise_for_status()
             await asyncio.gather(*(burst(clients, [g.small_jpeg(seed + 20_000 + j) for j in range(args.callers // 2)]) for _ in range(1)))
-            single, identical_calls, distinct_walls, distinct_ratio = [], [], [], []
+            single, identical_calls, distinct_walls, distinct_ratio, distinct_cpu = [], [], [], [], []
             for r in range(args.rounds):
                 base = seed + 1000 * (r + 1)
                 # Baseline: one cold request alone.
@@ -71,15 +85,17 @@ async def main() -> None:
                 identical_calls.append(calls)
                 # 100 distinct cold requests.
                 images = [g.small_jpeg(base + 2 + j) for j in range(args.callers)]
-                before = g.standin_calls()
+                before, cpu_before = g.standin_calls(), cpu_snapshot(pids)
                 wall_distinct, outcome_distinct, lat = await burst(clients, images)
-                after = g.standin_calls()
+                after, cpu_after = g.standin_calls(), cpu_snapshot(pids)
+                distinct_cpu.append({name: cpu_after[name] - cpu_before[name] for name in cpu_before})
                 calls_d = {e: after[e] - before[e] for e in ("plant_id", "plantnet")}
                 distinct_walls.append(wall_distinct)
                 distinct_ratio.append(wall_distinct / wall)
                 print(f"  round {r + 1}: single cold {wall * 1000:.0f} ms {outcome}")
                 print(f"           {args.callers} identical: wall {wall_same * 1000:.0f} ms, engine calls {calls}, outcomes (status, cached, degraded, name) {outcome_same}")
                 print(f"           {args.callers} distinct : wall {wall_distinct * 1000:.0f} ms = {wall_distinct / wall:.2f}x single, engine calls {calls_d}, outcomes {outcome_distinct}")
+                print(f"           CPU seconds during the distinct burst: { {name: round(cpu, 2) for name, cpu in distinct_cpu[-1].items()} }")
         finally:
             g.standin_reset()
             for http in clients:
@@ -88,6 +104,10 @@ async def main() -> None:
     print(f"  identical x{args.callers}: engine calls per round {identical_calls}  (goal: plant_id 1, plantnet 1 each round)")
     print(f"  distinct x{args.callers}: wall median {statistics.median(distinct_walls) * 1000:.0f} ms; single cold median {statistics.median(single) * 1000:.0f} ms;"
           f" ratio median {statistics.median(distinct_ratio):.2f}x  (goal: about 1x, not {args.callers}x)")
+    cpu = {name: statistics.median(round_[name] for round_ in distinct_cpu) for name in distinct_cpu[0]}
+    ours = sum(value for name, value in cpu.items() if not name.startswith("machine"))
+    print(f"  CPU seconds per distinct burst (medians): { {name: round(value, 2) for name, value in cpu.items()} };"
+          f" the stack's and the client's total {ours:.2f} s = {ours / 2 * 1000:.0f} ms of wall time at best on 2 cores")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from identify_gateway.config import Settings
 from identify_gateway.resources import Resources
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
+    # async: a plain `def` dependency runs in the thread pool, a hop per request that costs more than the whole lookup
     return request.app.state.resources
 
 

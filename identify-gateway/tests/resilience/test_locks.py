@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -223,3 +224,57 @@ async def test_redis_down_computes_without_the_lock_but_still_once_per_process(d
 
     assert calls == 1
     assert collections.Counter(how for _, how in results) == {"no_lock": 1, "joined": 19}
+
+
+async def test_a_release_lost_in_a_redis_blip_is_retried_so_waiters_need_not_wait_out_the_lease(
+    redis: Redis, prefix: str, blip_proxy: Any, make_redis: Any, until: Any
+) -> None:
+    holder_side = flight(make_redis(blip_proxy.url), prefix, lease_ms=60_000)  # this process's path to Redis will blip
+    other_process = flight(redis, prefix, lease_ms=60_000, wait_timeout_s=5, poll_interval_s=0.02)
+    finish = asyncio.Event()
+
+    async def compute_then_lose_redis() -> str:
+        await finish.wait()
+        await blip_proxy.cut()  # the blip starts as the answer is ready: the release cannot reach Redis
+        return "not cacheable"  # stores nothing, so the waiter can only go on once the lock is gone
+
+    async def uncached() -> None:
+        return None
+
+    async def compute_again() -> str:
+        return "computed by the other process"
+
+    holder = asyncio.create_task(holder_side.run("img", compute_then_lose_redis, recheck=uncached))
+    assert await until(lambda: redis.exists(f"{prefix}lock:img"))
+    waiter = asyncio.create_task(other_process.run("img", compute_again, recheck=uncached))
+    finish.set()
+    assert await holder == ("not cacheable", "computed")  # answered without waiting for the retries
+    assert await redis.exists(f"{prefix}lock:img") == 1  # the first release attempt was lost
+    await blip_proxy.restore()
+
+    # A retry releases the lock: the waiter takes it and computes, instead of waiting out the
+    # 60 s lease and falling back after its own 5 s bound.
+    assert await waiter == ("computed by the other process", "computed")
+
+
+async def test_a_release_that_never_gets_through_stops_retrying_and_the_lease_expires(
+    redis: Redis, prefix: str, blip_proxy: Any, make_redis: Any, until: Any
+) -> None:
+    holder_side = flight(make_redis(blip_proxy.url), prefix, lease_ms=2_000)
+    other_process = flight(redis, prefix, wait_timeout_s=10, poll_interval_s=0.02)
+
+    async def compute_then_lose_redis() -> str:
+        await blip_proxy.cut()  # for good
+        return "not cacheable"
+
+    async def uncached() -> None:
+        return None
+
+    async def compute_again() -> str:
+        return "computed after the lease"
+
+    assert await holder_side.run("img", compute_then_lose_redis, recheck=uncached) == ("not cacheable", "computed")
+    waited = await other_process.run("img", compute_again, recheck=uncached)
+
+    assert waited == ("computed after the lease", "computed")  # bounded by the lease, not the wait timeout
+    assert await until(lambda: not holder_side._background)  # noqa: SLF001 - the retries end by themselves

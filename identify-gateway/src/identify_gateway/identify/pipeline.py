@@ -1,8 +1,8 @@
 """The identification pipeline: one code path for the HTTP route and the Celery worker (jobs/runner.py).
 
-    header check (pixel cap, no decoding)
-      → cache key (SHA-256 of the uploaded bytes + parameters + engine API versions)
-      → cache get ── hit: answer, no decoding
+    cache key (SHA-256 of the uploaded bytes + parameters + engine API versions)
+      → cache get ── hit: answer, no decoding (not even the header)
+      → header check (pixel cap, no decoding)
       → single-flight(key):
             quota skip, breaker check (all unavailable: EnginesUnavailable at once)
             → decode + strip + resize (threads)
@@ -41,7 +41,7 @@ from identify_gateway.identify.params import IdentifyParams
 from identify_gateway.identify.stats import IdentificationStats
 from identify_gateway.identify.upload import RawImage
 from identify_gateway.metrics import ENGINE_CALLS, ENGINE_LATENCY, HISTORY_ERRORS
-from identify_gateway.resilience import BreakerOpen, EngineBreaker, EngineBusy, QuotaTracker, ResultCache, SingleFlight, cache_key
+from identify_gateway.resilience import BreakerOpen, BreakerSnapshot, EngineBreaker, EngineBusy, QuotaTracker, ResultCache, SingleFlight, cache_key
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,27 @@ class IdentificationPipeline:
 
     # ---- the entry point --------------------------------------------------------------------
 
+    async def refuse_if_all_open(self) -> None:
+        """Raise `EnginesUnavailable` when every engine's breaker is open right now.
+
+        For callers to ask before reading the upload: one Redis read per breaker, concurrently, so
+        an outage is answered in milliseconds instead of after parsing and hashing the body. Only
+        a sure refusal is given here; anything else (a probe due, quotas) is left to `identify`.
+        Free while this process last saw any breaker closed: the healthy path pays no Redis read.
+        """
+        if not self.engines or not all(self.breakers[e.name].last_seen_open for e in self.engines):
+            return
+        now = time.time()
+        snapshots = await asyncio.gather(*(self.breakers[e.name].snapshot() for e in self.engines))
+        outcomes: dict[str, EngineOutcome] = {name: EngineOutcome("disabled") for name in self.disabled}
+        for engine, snap in zip(self.engines, snapshots, strict=True):
+            if (outcome := _open_circuit(snap, now)) is None:
+                return
+            outcomes[engine.name] = outcome
+        for engine in self.engines:
+            ENGINE_CALLS.labels(engine.name, "circuit_open").inc()
+        raise self._unavailable(outcomes)
+
     async def identify(self, request: IdentifyInput, *, on_event: EventSink | None = None) -> IdentifyOutcome:
         """Identify the plant on `request.images`.
 
@@ -183,12 +204,12 @@ class IdentificationPipeline:
             UploadRejected: the images are not acceptable (pixel cap, unreadable, refused by every engine).
             EnginesUnavailable: no engine could answer; nothing was cached or stored.
         """
-        for raw in request.images:
-            inspect_header(raw, max_pixels=self.config.max_pixels)  # bombs stop here, before the cache
         key = cache_key(image_sha256=[i.sha256 for i in request.images], params=request.params.cache_params(), engine_versions=self.engine_versions())
         result = await self._cache.get(key)
-        how = "hit"
+        how = "hit"  # these exact bytes passed every check before: a hit needs no header read either
         if result is None:
+            for raw in request.images:
+                inspect_header(raw, max_pixels=self.config.max_pixels)  # bombs stop here, before the lock and any decoding
             result, how = await self._flight.run(key, lambda: self._compute(key, request, on_event), recheck=lambda: self._cache.get(key))
         body = {"success": result.get("success"), "request_id": str(request.request_id), "cached": how in CACHED_HOWS, **result}
         if self._stats is not None:
@@ -258,9 +279,8 @@ class IdentificationPipeline:
         snapshots = await asyncio.gather(*(self.breakers[e.name].snapshot() for e in candidates))
         admitted = []
         for engine, snap in zip(candidates, snapshots, strict=True):
-            if snap.state == "open" and (snap.opened_until is None or snap.opened_until > now):
-                retry = math.ceil(snap.opened_until - now) if snap.opened_until else DEFAULT_RETRY_S["circuit_open"]
-                outcomes[engine.name] = EngineOutcome("circuit_open", retry_after_s=max(1, retry))
+            if (outcome := _open_circuit(snap, now)) is not None:
+                outcomes[engine.name] = outcome
                 ENGINE_CALLS.labels(engine.name, "circuit_open").inc()
             else:
                 admitted.append(engine)
@@ -373,6 +393,15 @@ class IdentificationPipeline:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _open_circuit(snap: BreakerSnapshot, now: float) -> EngineOutcome | None:
+    """The `circuit_open` outcome of a breaker that lets no call through at `now`; None otherwise (closed, or a probe is due)."""
+    if snap.state != "open" or (snap.opened_until is not None and snap.opened_until <= now):
+        return None
+    retry = math.ceil(snap.opened_until - now) if snap.opened_until else DEFAULT_RETRY_S["circuit_open"]
+    return EngineOutcome("circuit_open", retry_after_s=max(1, retry))
+
 
 async def _notify(on_event: EventSink | None, engine: str, outcome: EngineOutcome) -> None:
     if on_event is None:

@@ -158,7 +158,7 @@ class _FormCollector:
                 raise UploadRejected(400, "invalid_multipart", "The form has too many fields.")
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
+        chunk = memoryview(data)[start:end]  # a view: image bytes are copied once, into the part
         part = self._part
         if not part.is_image:
             if len(part.data) + len(chunk) > MAX_TEXT_FIELD_BYTES:

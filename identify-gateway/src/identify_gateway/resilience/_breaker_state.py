@@ -3,7 +3,10 @@
 Redis layout (one breaker): a hash `<prefix><name>` with `state` (pybreaker's names: closed, open,
 half-open), `fail_count`, `success_count`, `opened_at` (Redis clock, seconds), and when forced
 open `forced`, `forced_until` (Unix time, no field = no end) and `reason`; plus the probe token
-`<prefix><name>:probe` (`SET NX PX`).
+`<prefix><name>:probe` (`SET NX PX`, taken only through CLAIM_LUA).
+
+`opened_at` also names the open period: a failed probe re-opens the circuit with a new one, so a
+caller that decided to probe on an older view of the state cannot claim the next period's probe.
 """
 
 from __future__ import annotations
@@ -58,6 +61,18 @@ if ARGV[2] ~= '' and redis.call('GET', probe) == ARGV[2] then redis.call('DEL', 
 return {redis.call('HGETALL', key), t}
 """
 
+# KEYS[1] the state hash, KEYS[2] the probe token. ARGV[1] the token, ARGV[2] its lifetime (ms),
+# ARGV[3] the state and ARGV[4] the raw opened_at ('' for none) the caller decided on. The probe is
+# claimed only if the shared state is still that one: between a caller's read and its claim, the
+# previous probe may have failed (open again, a new period) and released its token. Returns 1 or 0.
+CLAIM_LUA = """
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+local opened_at = redis.call('HGET', KEYS[1], 'opened_at') or ''
+if state ~= ARGV[3] or opened_at ~= ARGV[4] then return 0 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
 # Operator / quota actions, unconditional. FORCE: ARGV[1] forced_until ('' = no end), ARGV[2] reason.
 FORCE_LUA = """
 local t = redis.call('TIME')
@@ -79,6 +94,7 @@ class SharedState:
     """The hash as a load or flush script answered it, with times converted to the local clock."""
 
     state: str
+    period: str  # `opened_at` exactly as stored ('' for none): which open period this state belongs to
     fail_count: int
     success_count: int
     opened_at: float | None  # local Unix time
@@ -94,6 +110,7 @@ class SharedState:
         state = fields.get("state") or pybreaker.STATE_CLOSED
         return cls(
             state=state if state in STATES else pybreaker.STATE_CLOSED,
+            period=fields.get("opened_at") or "",
             fail_count=int(fields.get("fail_count") or 0),
             success_count=int(fields.get("success_count") or 0),
             opened_at=float(fields["opened_at"]) + offset if fields.get("opened_at") else None,

@@ -21,8 +21,11 @@ the whole guarded call. So the engine call is never run inside pybreaker. Instea
 
 Half-open: when the reset timeout has passed, callers race for a probe token (`SET NX PX` on
 `gw:cb:<name>:probe`) and a process-local flag; exactly one call in the cluster becomes the probe,
-everyone else gets `BreakerOpen` until it ends. A probe that dies leaves a token that expires
-after `probe_timeout_s`. A cancelled call records nothing (neither success nor failure).
+everyone else gets `BreakerOpen` until it ends. The token is claimed by a script that compares the
+shared state with the one the caller decided on: a caller that read "open, reset timeout passed"
+before the previous probe failed (and re-opened the circuit, releasing its token) is refused, so
+a failed probe restarts the open period for everyone and there is one probe per period. A probe
+that dies leaves a token that expires after `probe_timeout_s`. A cancelled call records nothing (neither success nor failure).
 
 Redis down: **fail safe, locally**. The mirror simply becomes a process-local pybreaker: calls
 keep being counted, the breaker still opens after `fail_max` consecutive failures in this process
@@ -48,7 +51,15 @@ import pybreaker
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
-from identify_gateway.resilience._breaker_state import FLUSH_LUA, FORCE_LUA, LOAD_LUA, RESET_LUA, MirrorStorage, SharedState
+from identify_gateway.resilience._breaker_state import (
+    CLAIM_LUA,
+    FLUSH_LUA,
+    FORCE_LUA,
+    LOAD_LUA,
+    RESET_LUA,
+    MirrorStorage,
+    SharedState,
+)
 from identify_gateway.resilience._support import REDIS_ERRORS, QuietLog
 from identify_gateway.resilience.errors import BreakerOpen, EngineBusy
 
@@ -174,6 +185,7 @@ class EngineBreaker:
         self._probe_key = f"{prefix}{name}:probe"
         self._load = redis.register_script(LOAD_LUA)
         self._flush_script = redis.register_script(FLUSH_LUA)
+        self._claim_script = redis.register_script(CLAIM_LUA)
         self._force_script = redis.register_script(FORCE_LUA)
         self._reset_script = redis.register_script(RESET_LUA)
 
@@ -209,7 +221,7 @@ class EngineBreaker:
             EngineBusy: `max_concurrency` calls are already in flight in this process.
             Whatever `fn` raises (counted as a failure unless `excluded`).
         """
-        shared = await self._refresh()
+        seen = await self._refresh()  # what this call decides on (None: the local state answers)
         now = time.time()
         if self._forced and (self._forced_until is None or now < self._forced_until):
             self._reject()
@@ -224,7 +236,7 @@ class EngineBreaker:
         token: str | None = None
         try:
             if probe:
-                token = await self._claim_probe(shared)
+                token = await self._claim_probe(seen)
                 if token is None:
                     self._reject()
                     raise BreakerOpen(self.name, self.half_open_retry_after_s)
@@ -275,15 +287,17 @@ class EngineBreaker:
             BREAKER_CALLS.labels(self.name, "busy").inc()
             raise EngineBusy(self.name, self.max_concurrency) from None
 
-    async def _claim_probe(self, shared: bool) -> str | None:
+    async def _claim_probe(self, seen: SharedState | None) -> str | None:
         if self._local_probe:
             return None
         self._local_probe = True  # set before the await: no other call in this process gets past here
-        if not shared:
+        if seen is None:
             return LOCAL_PROBE
         token = secrets.token_hex(12)
         try:
-            claimed = await self._redis.set(self._probe_key, token, nx=True, px=int(self.probe_timeout_s * 1000))
+            claimed = await self._claim_script(
+                keys=[self._key, self._probe_key], args=[token, int(self.probe_timeout_s * 1000), seen.state, seen.period]
+            )
         except REDIS_ERRORS as exc:
             self._redis_down(exc)
             return LOCAL_PROBE
@@ -328,17 +342,16 @@ class EngineBreaker:
 
     # ---- shared state ---------------------------------------------------------------------------
 
-    async def _refresh(self) -> bool:
-        """Load the shared state into the mirror (one round trip); False if the local state answers."""
+    async def _refresh(self) -> SharedState | None:
+        """Load the shared state into the mirror (one round trip) and return it; None if the local state answers."""
         if time.monotonic() < self._redis_retry_at:
-            return False
+            return None
         try:
             raw = await self._load(keys=[self._key])
         except REDIS_ERRORS as exc:
             self._redis_down(exc)
-            return False
-        self._adopt(raw)
-        return True
+            return None
+        return self._adopt(raw)
 
     async def _flush(self, probe_token: str | None) -> None:
         ops = self._storage.take_ops()
@@ -364,7 +377,7 @@ class EngineBreaker:
             logger.warning("[CIRCUIT] %s shared state unreachable, using this process's state: %r", self.name, exc)
         self._redis_retry_at = time.monotonic() + self.redis_retry_s
 
-    def _adopt(self, raw: list[Any]) -> None:
+    def _adopt(self, raw: list[Any]) -> SharedState:
         """Make the mirror (and pybreaker's cached state object) match the shared state."""
         if self._redis_retry_at:
             logger.warning("[CIRCUIT] %s shared state reachable again; it replaces this process's state", self.name)
@@ -372,6 +385,7 @@ class EngineBreaker:
         shared = SharedState.parse(raw)
         self._set_local(shared.state, shared.fail_count, shared.success_count, shared.opened_at,
                         forced=shared.forced, forced_until=shared.forced_until, reason=shared.reason)
+        return shared
 
     def _set_local(self, state: str, counter: int, successes: int, opened_at: float | None, *,
                    forced: bool, forced_until: float | None, reason: str | None, observed: bool = True) -> None:
@@ -437,9 +451,14 @@ class EngineBreaker:
             return
         self._adopt(raw)
 
+    @property
+    def last_seen_open(self) -> bool:
+        """Whether the state this process last saw was open: a hint without I/O, never a decision."""
+        return self._storage.state == pybreaker.STATE_OPEN
+
     async def snapshot(self) -> BreakerSnapshot:
         """The state for health (one Redis read; this process's own state when Redis is down)."""
-        shared = await self._refresh()
+        shared = await self._refresh() is not None
         state = self._storage.state
         opened_until = None
         if state == pybreaker.STATE_OPEN:

@@ -8,8 +8,10 @@ Three layers (perf notes B7):
    Redlock: a rare double engine call costs money, not correctness). While the holder computes, a
    renewal task extends the lease every lease/3 with a compare-and-pexpire script; the lock is
    released with a compare-and-delete script in `finally`, also when the caller is cancelled, and
-   it expires by itself if the process dies. Other processes poll `recheck` (the cache) until the
-   result appears ("waited") or the lock is gone (then one of them takes it).
+   it expires by itself if the process dies. A release that fails (a Redis blip) is retried a few
+   times with a short backoff, in the background: a lost release would otherwise keep waiters in
+   other processes polling for up to the whole lease. Other processes poll `recheck` (the cache)
+   until the result appears ("waited") or the lock is gone (then one of them takes it).
 3. A bounded fallback: after `wait_timeout_s` a waiter rechecks once more and computes anyway
    ("fallback"), like nginx's `proxy_cache_lock_timeout`. Nobody waits without bound.
 
@@ -40,7 +42,8 @@ How = Literal["computed", "joined", "waited", "fallback", "no_lock"]
 LOCK_EVENTS = Counter(
     "gateway_lock_events_total",
     "Single-flight events: acquired (took the Redis lock), joined (shared an in-process computation), waited "
-    "(another process held the lock), timeout (gave up waiting), no_lock (Redis down), lease_lost, released.",
+    "(another process held the lock), timeout (gave up waiting), no_lock (Redis down), lease_lost, released, "
+    "release_failed (not released after its retries: the lease expires by itself).",
     ["event"],
 )
 LOCK_WAIT = Histogram(
@@ -62,6 +65,10 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+# Pauses before the release's retries: ~1.5 s in all, a blip's length, far below the lease. Bounded,
+# so a Redis that stays away costs a few failed commands and the lease expires by itself.
+RELEASE_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8)
 
 logger = logging.getLogger(__name__)
 
@@ -220,11 +227,13 @@ class SingleFlight:
         finally:
             done.set()  # the renewal stops at its next wake-up; never cancelled in the middle of a Redis command
             # Released in its own task: a second cancellation of the caller cannot abandon it
-            # half-way (the lease would still expire, but later than it should).
-            release = asyncio.create_task(self._release_lock(name, token), name=f"lock-release:{name}")
+            # half-way (the lease would still expire, but later than it should). The caller waits
+            # for the first attempt only; retries after a failure go on without holding the answer.
+            first_attempt = asyncio.Event()
+            release = asyncio.create_task(self._release_lock(name, token, first_attempt), name=f"lock-release:{name}")
             self._background.add(release)
             release.add_done_callback(self._background.discard)
-            await asyncio.shield(release)
+            await asyncio.shield(first_attempt.wait())
 
     async def _keep_alive(self, name: str, token: str, done: asyncio.Event) -> None:
         interval = self.lease_ms / 3 / 1000
@@ -246,12 +255,27 @@ class SingleFlight:
                 logger.warning("single-flight lock %s was lost while computing (lease expired); another process may compute too", name)
                 return
 
-    async def _release_lock(self, name: str, token: str) -> None:
+    async def _release_lock(self, name: str, token: str, first_attempt: asyncio.Event) -> None:
+        """Compare-and-delete, retried through a short Redis outage; never past the lease (pointless then)."""
+        lease_ends = time.monotonic() + self.lease_ms / 1000  # an upper bound: the last renewal was before now
+        error: BaseException | None = None
         try:
-            if await self._release(keys=[name], args=[token]):
-                LOCK_EVENTS.labels("released").inc()
-        except REDIS_ERRORS as exc:
-            self._quiet.warning("release", "could not release single-flight lock %s (it expires by itself): %r", name, exc)
+            for delay in (0.0, *RELEASE_RETRY_DELAYS_S):
+                if delay:
+                    if time.monotonic() + delay >= lease_ends:
+                        break
+                    await asyncio.sleep(delay)
+                try:
+                    if await self._release(keys=[name], args=[token]):
+                        LOCK_EVENTS.labels("released").inc()
+                    return
+                except REDIS_ERRORS as exc:
+                    error = exc
+                first_attempt.set()  # the caller goes on; the retries are this task's business
+        finally:
+            first_attempt.set()
+        LOCK_EVENTS.labels("release_failed").inc()
+        self._quiet.warning("release", "could not release single-flight lock %s (it expires by itself): %r", name, error)
 
 
 def _mark_retrieved(future: asyncio.Future[Any]) -> None:
