@@ -136,3 +136,30 @@ async def test_metrics_expose_the_gateway_series(client: AsyncClient) -> None:
         "gateway_celery_queue_depth", "gateway_jobs_submitted_total", "gateway_engine_quota_alert",
     ):  # fmt: skip
         assert f"# HELP {series}" in metrics, series
+
+
+async def test_validation_errors_are_documented_as_the_envelope_the_gateway_answers(client: AsyncClient, tokens: Any) -> None:
+    # Found by Schemathesis: the document promised FastAPI's `{"detail": [...]}` for 422.
+    spec = (await client.get(f"{API}/openapi.json")).json()
+    answered = await client.get(f"{API}/history/", params={"page_size": 0}, headers={"Authorization": f"Bearer {tokens.mint()}"})
+
+    for path in (f"{API}/history/", f"{API}/history/{{identification_id}}/", f"{API}/identifications/{{job_id}}/"):
+        ref = spec["paths"][path]["get"]["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/ValidationErrorBody"), (path, ref)
+    assert answered.status_code == 422 and isinstance(answered.json()["detail"], str) and answered.json()["errors"]
+    assert spec["components"]["schemas"]["ValidationErrorBody"]["properties"]["detail"]["type"] == "string"
+
+
+async def test_identify_documents_its_token_as_optional_and_jobs_as_required(client: AsyncClient) -> None:
+    # Found by Schemathesis: anonymous identifications (allowed outside production) looked like ignored auth.
+    spec = (await client.get(f"{API}/openapi.json")).json()
+
+    assert {} in spec["paths"][f"{API}/identify/"]["post"]["security"]
+    assert spec["paths"][f"{API}/identifications/"]["post"]["security"] == [{"PlatformBearer": []}]
+
+
+async def test_a_405_allows_every_method_of_the_path(client: AsyncClient) -> None:
+    response = await client.put(f"{API}/history/")
+
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} >= {"GET", "DELETE"}

@@ -91,7 +91,7 @@ def test_the_job_socket_through_the_edge_refuses_strangers(
 
     assert refusal(url) == 4401
     assert refusal(f"{url}?access_token=not.a.token") == 4401
-    assert refusal(f"{url}?access_token={login('editor')}") == 4403
+    assert refusal(f"{url}?access_token={login('editor')}") == 4404
     assert refusal(ws_url(edge_url, f"/ws/v1/identifications/{uuid.uuid4()}"), subprotocols=["bearer", fresh_token]) == 4404
     assert edge.get(f"{JOBS}{job_id}/", headers={"Authorization": f"Bearer {login('editor')}"}).status_code == 404
     wait_for(edge, job_id, member)

@@ -85,10 +85,41 @@ def unsigned() -> Callable[[dict[str, Any], dict[str, Any]], str]:
     return make
 
 
-@pytest.fixture
-def fresh_member(edge: httpx.Client) -> Iterator[dict[str, Any]]:
-    """A member of its own (registered through the edge), for tests that revoke or delete sessions."""
+def register(edge: httpx.Client) -> dict[str, Any]:
+    """A new member registered and signed in through the edge: email, password and token pair."""
     email = f"e2e-{uuid.uuid4().hex[:12]}@example.org"
     password = f"Pw-{uuid.uuid4().hex}"
     assert edge.post("/api/v1/auth/register", json={"email": email, "password": password}).status_code == 202
-    yield {"email": email, "password": password, **login(edge, email, password)}
+    return {"email": email, "password": password, **login(edge, email, password)}
+
+
+@pytest.fixture
+def fresh_member(edge: httpx.Client) -> Iterator[dict[str, Any]]:
+    """A member of its own (registered through the edge), for tests that revoke or delete sessions."""
+    yield register(edge)
+
+
+@pytest.fixture(scope="module")
+def owner(edge_url: str) -> dict[str, Any]:
+    """A member who owns the resources a module's tests ask for as somebody else."""
+    with httpx.Client(base_url=edge_url, timeout=10) as client:
+        return register(client)
+
+
+@pytest.fixture(scope="module")
+def intruder(edge_url: str) -> dict[str, Any]:
+    """Another member, signed in for real: everything of `owner` must look absent to them."""
+    with httpx.Client(base_url=edge_url, timeout=10) as client:
+        return register(client)
+
+
+@pytest.fixture(scope="module")
+def expired_token_of(forge: Callable[..., str]) -> Callable[[str], str]:
+    """The same claims as a genuine access token, re-signed with the real key an hour past expiry."""
+
+    def make(genuine: str) -> str:
+        now = int(time.time())
+        claims = jwt.decode(genuine, options={"verify_signature": False})
+        return forge(**{**claims, "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600, "jti": str(uuid.uuid4())})
+
+    return make

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
+from plant_shared.openapi_errors import VALIDATION_ERROR
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from auth_service.models import Role, Tier
@@ -31,6 +32,11 @@ class Message(BaseModel):
 
     detail: str
     code: str
+
+
+# Every route with parameters or a body. FastAPI's own 422 document (`detail` as a list) is not
+# what the error handler answers, and it leaves out the 400 of a body that is not JSON at all.
+REQUEST_ERRORS: dict[int | str, dict[str, object]] = {400: {"model": Message, "description": "The body is not valid JSON."}, **VALIDATION_ERROR}
 
 
 class TokenResponse(BaseModel):

@@ -7,14 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from plant_shared.openapi_errors import VALIDATION_ERROR, ErrorBody  # noqa: F401 - the routes import them from here
 from pydantic import BaseModel, Field
 
 EngineStatusName = Literal["ok", "no_match", "failed", "timeout", "circuit_open", "busy", "quota_exhausted", "rejected_image", "disabled"]
-
-
-class ErrorBody(BaseModel):
-    detail: str = Field(description="A sentence for people.")
-    code: str = Field(description="A stable machine code.")
 
 
 class SimilarImage(BaseModel):

@@ -187,7 +187,7 @@ def test_a_late_listener_first_receives_the_current_state(
     assert events[-1]["result"] == done["result"] and events[-1]["items"][0]["engines"] == done["items"][0]["engines"]
 
 
-def test_the_websocket_refuses_without_a_token_4401_others_4403_unknown_4404(
+def test_the_websocket_refuses_without_a_token_4401_and_another_members_or_unknown_job_4404(
     http: httpx.Client, gateway: Any, standin: Any, tokens: Any, kit: SimpleNamespace, jobs_kit: SimpleNamespace
 ) -> None:
     owner = tokens.mint(uuid.uuid4())
@@ -198,7 +198,7 @@ def test_the_websocket_refuses_without_a_token_4401_others_4403_unknown_4404(
     with ws(gateway, job_id, "not.a.token") as socket:
         assert close_code(socket) == 4401
     with ws(gateway, job_id, tokens.mint(uuid.uuid4())) as socket:
-        assert close_code(socket) == 4403
+        assert close_code(socket) == 4404
     with ws(gateway, str(uuid.uuid4()), owner) as socket:
         assert close_code(socket) == 4404
     with ws(gateway, "not-a-uuid", owner) as socket:

@@ -27,10 +27,10 @@ from auth_service.password_policy import WeakPasswordError, check_password
 from auth_service.passwords import hash_password_async, verify_password_async
 from auth_service.routes.session import weak_password
 from auth_service.routes.tokens_out import token_response
-from auth_service.schemas import ClientKind, Message, PasswordField, TokenResponse, UserOut
+from auth_service.schemas import REQUEST_ERRORS, ClientKind, Message, PasswordField, TokenResponse, UserOut
 from auth_service.web_cookies import clear_session_cookies
 
-router = APIRouter(prefix="/api/v1/auth", tags=["account"])
+router = APIRouter(prefix="/api/v1/auth", tags=["account"], responses=REQUEST_ERRORS)
 
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Message}, 403: {"model": Message, "description": "The password given is wrong."}, 429: {"model": Message}}
 

@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service.deps import AdminUser, SessionDep, TokensDep
 from auth_service.emails import normalize_email
 from auth_service.models import Role, Tier, User
-from auth_service.schemas import AdminUserOut, Message
+from auth_service.schemas import REQUEST_ERRORS, AdminUserOut, Message
 
 router = APIRouter(
     prefix="/api/v1/auth/admin",
     tags=["admin"],
-    responses={401: {"model": Message}, 403: {"model": Message, "description": "The caller is not an admin."}},
+    responses={401: {"model": Message}, 403: {"model": Message, "description": "The caller is not an admin."}, **REQUEST_ERRORS},
 )
 
 

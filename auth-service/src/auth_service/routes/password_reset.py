@@ -23,9 +23,9 @@ from auth_service.password_policy import WeakPasswordError, check_password
 from auth_service.password_reset import consume_reset_token, create_reset_token
 from auth_service.passwords import hash_password_async
 from auth_service.routes.session import weak_password
-from auth_service.schemas import Email, Message, PasswordField
+from auth_service.schemas import REQUEST_ERRORS, Email, Message, PasswordField
 
-router = APIRouter(prefix="/api/v1/auth", tags=["password reset"])
+router = APIRouter(prefix="/api/v1/auth", tags=["password reset"], responses=REQUEST_ERRORS)
 log = logging.getLogger(__name__)
 
 RESET_ACCEPTED = Message(

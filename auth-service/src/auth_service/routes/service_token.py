@@ -88,7 +88,11 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
             },
         }
     },
-    responses={400: {"model": Message}, 401: {"model": Message, "description": "`invalid_client`: unknown client or wrong secret."}},
+    responses={
+        400: {"model": Message},
+        401: {"model": Message, "description": "`invalid_client`: unknown client or wrong secret."},
+        415: {"model": Message, "description": "Neither a form nor JSON."},
+    },
 )
 async def client_credentials(request: Request, session: SessionDep, keyring: KeyRingDep, settings: SettingsDep) -> ServiceTokenResponse:
     """Give a service a short-lived token for one audience (`grant_type=client_credentials`, scope `internal`)."""

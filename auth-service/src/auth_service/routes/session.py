@@ -28,10 +28,10 @@ from auth_service.password_policy import WeakPasswordError, check_password
 from auth_service.passwords import hash_password_async, needs_rehash, verify_password_async
 from auth_service.registration import create_account
 from auth_service.routes.tokens_out import token_response
-from auth_service.schemas import ClientKind, Email, Message, PasswordField, TokenResponse
+from auth_service.schemas import REQUEST_ERRORS, ClientKind, Email, Message, PasswordField, TokenResponse
 from auth_service.web_cookies import check_csrf, clear_session_cookies, refresh_cookie
 
-router = APIRouter(prefix="/api/v1/auth", tags=["session"])
+router = APIRouter(prefix="/api/v1/auth", tags=["session"], responses=REQUEST_ERRORS)
 
 REGISTRATION_ACCEPTED = Message(
     detail="Registration received. If the address was free, the account is ready and you can sign in; we have sent a mail to the address either way.",

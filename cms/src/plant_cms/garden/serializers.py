@@ -207,11 +207,11 @@ class ProfileSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"reminder_hour": {"min_value": 0, "max_value": 23}}
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.URLField(allow_null=True))  # null while the feed is turned off
     def get_ical_url(self, profile: m.MemberProfile) -> str | None:
         return feed_urls(profile.ical_token)["ical_url"]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_webcal_url(self, profile: m.MemberProfile) -> str | None:
         return feed_urls(profile.ical_token)["webcal_url"]
 

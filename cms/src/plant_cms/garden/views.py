@@ -506,20 +506,21 @@ class CalendarFeedSettingsView(MemberMixin, GenericAPIView):
 
     serializer_class = CalendarFeedSerializer
 
-    def _profile(self) -> MemberProfile:
+    def _feed_profile(self) -> MemberProfile:
+        # Not `_profile`: MemberMixin caches the profile under that attribute name.
         profile, _ = MemberProfile.objects.get_or_create(owner_sub=self.owner_sub)
         return profile
 
     @extend_schema(summary="My calendar feed URL")
     def get(self, request: Request) -> Response:
         """The feed's URLs (null when turned off)."""
-        return Response(feed_urls(self._profile().ical_token))
+        return Response(feed_urls(self._feed_profile().ical_token))
 
     @extend_schema(summary="Rotate my calendar feed URL", request=None)
     def post(self, request: Request) -> Response:
         """A new secret URL (turning the feed on); the old URL stops working at once."""
         reject_body(request)
-        profile = self._profile()
+        profile = self._feed_profile()
         profile.ical_token = new_ical_token()
         profile.save(update_fields=["ical_token", "updated_at"])
         return Response(feed_urls(profile.ical_token))

@@ -11,14 +11,14 @@ from identify_gateway.access import HistoryOwner
 from identify_gateway.deps import ResourcesDep
 from identify_gateway.models import IdentificationRequest
 from identify_gateway.routes import API_PREFIX
-from identify_gateway.schemas import Deleted, ErrorBody, HistoryDetail, HistoryItem, HistoryPage
+from identify_gateway.schemas import VALIDATION_ERROR, Deleted, ErrorBody, HistoryDetail, HistoryItem, HistoryPage
 from plant_shared.errors import ApiError
 
 router = APIRouter(prefix=f"{API_PREFIX}/history", tags=["history"])
 
 MAX_PAGE_SIZE = 100
 NOT_FOUND = "No identification with this id in your history."
-_AUTH: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody, "description": "No valid token."}}
+_AUTH: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody, "description": "No valid token."}, **VALIDATION_ERROR}
 _MISSING: dict[int | str, dict[str, Any]] = {**_AUTH, 404: {"model": ErrorBody, "description": "Unknown id, or not yours."}}
 
 

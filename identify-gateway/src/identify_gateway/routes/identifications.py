@@ -20,7 +20,7 @@ from identify_gateway.metrics import JOBS_SUBMITTED, UPLOAD_REJECTIONS
 from identify_gateway.routes import API_PREFIX
 from identify_gateway.routes.identify import RESPONSES as SYNC_RESPONSES
 from identify_gateway.routes.identify import UPLOAD_BODY
-from identify_gateway.schemas import ErrorBody, JobAccepted, JobStatus
+from identify_gateway.schemas import VALIDATION_ERROR, ErrorBody, JobAccepted, JobStatus
 from plant_shared.errors import ApiError
 
 router = APIRouter(prefix=f"{API_PREFIX}/identifications", tags=["identification jobs"])
@@ -94,7 +94,10 @@ async def submit_identification(request: Request, caller: JobCaller, resources: 
     return JSONResponse(body, status_code=202, headers={**admission.headers, "Location": status_url})
 
 
-@router.get("/{job_id}/", response_model=JobStatus, responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody, "description": "Unknown, or not yours."}})
+@router.get(
+    "/{job_id}/", response_model=JobStatus,
+    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody, "description": "Unknown, or not yours."}, **VALIDATION_ERROR},
+)  # fmt: skip
 async def read_identification(job_id: uuid.UUID, request: Request, owner: HistoryOwner, resources: ResourcesDep) -> JSONResponse:
     """A job's status, each engine's progress per plant, and the result once done (owner only)."""
     view = await resources.jobs.load(job_id, user_id=owner)

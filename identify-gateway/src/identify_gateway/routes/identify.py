@@ -44,7 +44,10 @@ UPLOAD_BODY: dict[str, Any] = {
                 }  # fmt: skip
             }
         },
-    }
+    },
+    # A token is optional here: anonymous callers are served (per client IP) unless
+    # GATEWAY_ANONYMOUS_ALLOWED is off, as it is by default in production.
+    "security": [{"PlatformBearer": []}, {}],
 }
 _LIMIT_HEADERS = {
     "RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Identifications allowed per window."},
@@ -70,6 +73,10 @@ async def identify(request: Request, caller: IdentifyCaller, resources: Resource
     """Identify the plant on a photo (multipart `image`, or up to 5 `images` of the same plant)."""
     started = time.perf_counter()
     settings = resources.settings
+    try:
+        await resources.pipeline.refuse_if_all_open()  # an outage answers before admission and before the upload is read
+    except EnginesUnavailable as exc:
+        raise _unavailable(exc, started) from None
     gate = IdentifyGate(settings, resources.rate_limiter, resources.concurrency)
     try:
         admission = await gate.admit(caller)
@@ -94,12 +101,17 @@ async def identify(request: Request, caller: IdentifyCaller, resources: Resource
         raise ApiError(exc.status, exc.detail, exc.code, headers=admission.headers) from None
     except EnginesUnavailable as exc:
         refund = True  # no answer was given: the unit goes back to the caller
-        IDENTIFICATIONS.labels("unavailable").inc()
-        IDENTIFY_LATENCY.labels("unavailable").observe(time.perf_counter() - started)
-        raise ApiError(503, SERVICE_UNAVAILABLE, "service_unavailable", headers={"Retry-After": str(exc.retry_after_s)}) from None
+        raise _unavailable(exc, started) from None
     finally:
         await gate.finish(admission, refund=refund)
     body = outcome.body
     IDENTIFICATIONS.labels("degraded" if body["degraded"] else ("ok" if body["success"] else "no_match")).inc()
     IDENTIFY_LATENCY.labels(outcome.how).observe(time.perf_counter() - started)
     return JSONResponse(body, headers=admission.headers)
+
+
+def _unavailable(exc: EnginesUnavailable, started: float) -> ApiError:
+    """The seed's 503, counted and timed."""
+    IDENTIFICATIONS.labels("unavailable").inc()
+    IDENTIFY_LATENCY.labels("unavailable").observe(time.perf_counter() - started)
+    return ApiError(503, SERVICE_UNAVAILABLE, "service_unavailable", headers={"Retry-After": str(exc.retry_after_s)})

@@ -8,8 +8,8 @@ The handshake is always accepted, then closed with an application code when refu
 | code | meaning |
 |------|---------|
 | 4401 | no token, or an invalid / expired / revoked one |
-| 4403 | not the job's owner (or not an admin, for the status socket) |
-| 4404 | no such job |
+| 4403 | not an admin, for the status socket |
+| 4404 | no such job, or not the caller's (indistinguishable, like REST's 404) |
 | 1013 | try again later (tokens or the job store cannot be read right now) |
 | 1000 | normal end: the job's terminal event was sent |
 
@@ -123,11 +123,10 @@ async def job_events(websocket: WebSocket, job_id: str) -> None:
     except DB_ERRORS:
         await websocket.close(TRY_AGAIN, "Try again in a moment.")
         return
-    if owner is None:
+    # Someone else's job is answered exactly like a missing one (as REST's 404 does): a close
+    # code must not confirm that a guessed id exists.
+    if owner is None or user_id is None or owner != user_id:
         await websocket.close(NOT_FOUND, "No such identification job.")
-        return
-    if user_id is None or owner != user_id:
-        await websocket.close(FORBIDDEN, "This identification job is not yours.")
         return
     JOB_SOCKETS.inc()
     try:
