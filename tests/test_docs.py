@@ -59,7 +59,7 @@ def test_the_readme_documents_every_setting() -> None:
 
 
 # The edge's backend URLs share prefixes with the services' settings but are Traefik's (routes.yml).
-EDGE_BACKENDS = {"AUTH_SERVICE_URL", "GATEWAY_URL", "CMS_URL", "STATIC_URL"}
+EDGE_BACKENDS = {"AUTH_SERVICE_URL", "GATEWAY_URL", "GATEWAY_EXTRA_URLS", "CMS_URL", "STATIC_URL"}
 
 
 def test_the_readme_documents_no_setting_that_does_not_exist() -> None:

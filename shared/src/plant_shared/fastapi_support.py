@@ -14,10 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from plant_shared.errors import ApiError, default_code, error_body
 from plant_shared.health import Check, run_checks
 from plant_shared.metrics import ObservabilityMiddleware, render_metrics
+from plant_shared.outages import OUTAGE_CODE, OUTAGE_DETAIL, RETRY_AFTER_S, is_dependency_outage
 from plant_shared.request_id import RequestIdMiddleware
 from plant_shared.tokens import TOKEN_INVALID, Claims, TokenError, TokenVerifier, extract_bearer
 
@@ -32,6 +34,24 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return f"Invalid request: {where}: {first.get('msg', 'invalid value')}."
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str | None:
+    """Every method the request's path answers, for a 405's `Allow`.
+
+    Starlette's 405 names only the methods of the first route whose path matched, while one path
+    (`/me`: GET, PATCH, DELETE) is often several routes. Each method is tried against the routes
+    (included routers too) through their public `matches`.
+    """
+    methods = {
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in request.app.router.routes)
+    }
+    return ", ".join(sorted(methods)) or None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error, including unexpected ones, with the `{"detail", "code"}` envelope."""
 
@@ -40,11 +60,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(exc.detail, exc.code), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if detail == HTTPStatus(exc.status_code).phrase:  # Starlette's bare phrase: make it a sentence
             detail = detail.capitalize() + "."
-        return JSONResponse(error_body(detail, default_code(exc.status_code)), status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            allow = allowed_methods(request)
+            headers = {**(headers or {}), **({"Allow": allow} if allow else {})}
+        return JSONResponse(error_body(detail, default_code(exc.status_code)), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -53,6 +77,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if is_dependency_outage(exc):  # e.g. PostgreSQL restarting: retry later, not a bug
+            log.error("dependency unavailable: %r", exc)
+            return JSONResponse(error_body(OUTAGE_DETAIL, OUTAGE_CODE), status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body("Internal server error.", "internal_error"), status_code=500)
 

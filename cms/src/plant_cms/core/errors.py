@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from plant_shared.errors import ApiError, default_code, error_body
-from rest_framework.exceptions import ValidationError
+from plant_shared.outages import OUTAGE_CODE, OUTAGE_DETAIL, RETRY_AFTER_S, is_dependency_outage
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 API_PREFIX = "/api/"
+log = logging.getLogger(__name__)
 
 
 def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -22,6 +26,11 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
     """
     if isinstance(exc, ApiError):
         return Response(error_body(exc.detail, exc.code), status=exc.status, headers=exc.headers)
+    # DRF's own exceptions (e.g. AuthUnavailable) already say what to answer; anything else that is
+    # a dependency outage is a 503.
+    if not isinstance(exc, APIException) and is_dependency_outage(exc):  # PostgreSQL restarting (or the pool timing out meanwhile): retry later
+        log.error("dependency unavailable: %r", exc)
+        return Response(error_body(OUTAGE_DETAIL, OUTAGE_CODE), status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -47,6 +56,7 @@ def _envelope(status: int, detail: str | None = None) -> JsonResponse:
     return JsonResponse(error_body(detail or _phrase(status), default_code(status)), status=status)
 
 
+@csrf_exempt  # like every DRF view: a POST with a session cookie gets the 404, not the HTML CSRF page
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """No API endpoint at this path (caught here so the envelope holds even with DEBUG on)."""
     hint = "" if request.path.endswith("/") else " API paths end with a slash."

@@ -10,11 +10,13 @@ TRAEFIK_DIR = REPO_ROOT / "deploy" / "traefik"
 
 # Each profile shifts every port, so stacks run side by side: `make test` beside a running
 # `make dev`, benchmarks (`bench`), browser tests (`e2e`) and the reliability suite's own stack
-# (`reliability`, whose processes it kills) beside them; `scratch1`…`scratch4` are for people
+# (`reliability`, whose processes it kills) beside them; `scratch1`…`scratch5` are for people
 # working in parallel. Every port stays below Linux's ephemeral range (32768+), where outgoing
 # connections would take them at random.
 _PORT_OFFSETS = {"dev": 0, "test": 10000, "bench": 20000, "e2e": 3000, "reliability": 6000,
-                 "scratch1": 1000, "scratch2": 2000, "scratch3": 4000, "scratch4": 5000}
+                 "scratch1": 1000, "scratch2": 2000, "scratch3": 4000, "scratch4": 5000, "scratch5": 7000}
+# Gateway processes behind the edge (one by default); the reliability suite kills one of two.
+_GATEWAY_REPLICAS = {"reliability": 2}
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class Profile:
     @property
     def redis_port(self) -> int:
         return self.port(6380)
+
+    @property
+    def gateway_replicas(self) -> int:
+        return _GATEWAY_REPLICAS.get(self.name, 1)
 
     @property
     def edge_url(self) -> str:

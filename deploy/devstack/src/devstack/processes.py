@@ -3,6 +3,10 @@
 Each child runs in its own session (so a terminal Ctrl-C reaches only the supervisor, which then
 stops children in reverse start order) and gets a parent-death signal (so nothing outlives a
 supervisor that was killed outright).
+
+Fault injection (the reliability suite): `Supervisor.process(name)` finds a child, `Process.kill()`
+kills it (its whole session by default: a server's workers die with it, as on a crash) and
+`Process.restart()` starts it again and waits until its readiness check holds.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ class Process:
     user: str | None = None
     # PostgreSQL shuts down fastest (and safely) on SIGINT; everything else on SIGTERM.
     stop_signal: int = signal.SIGTERM
+    # Readiness after a restart (e.g. PING, /readyz); None: running is ready enough.
+    ready: Callable[[], bool] | None = field(default=None, repr=False)
+    ready_timeout: float = 90.0
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -70,6 +77,42 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
 
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None, f"{self.name} was never started"
+        return self.popen.pid
+
+    def children(self) -> list[int]:
+        """Pids of its direct children (e.g. a Celery worker's pool processes)."""
+        try:
+            return [int(pid) for pid in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def kill(self, sig: int = signal.SIGKILL, *, group: bool = True) -> None:
+        """Send `sig` to its whole session (`group`, as a crash would leave no worker behind) or to
+        the leader only; with SIGKILL, also wait until it is gone."""
+        if not self.running:
+            return
+        if group:
+            os.killpg(self.pid, sig)
+        else:
+            os.kill(self.pid, sig)
+        if sig == signal.SIGKILL:
+            assert self.popen is not None
+            self.popen.wait()
+
+    def restart(self) -> None:
+        """Stop it if it still runs, start it again and wait until it is ready (fails with its log)."""
+        self.stop()
+        self.start()
+        wait_until(self._ready_or_died, what=f"{self.name} (restarted)", timeout=self.ready_timeout)
+
+    def _ready_or_died(self) -> bool:
+        if not self.running:
+            raise ProcessDied(f"{self.name} exited on restart; last log lines from {self.log_path}:\n{self.tail()}")
+        return self.ready() if self.ready else True
+
     def tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -89,6 +132,12 @@ class Supervisor:
         process.start()
         self.processes.append(process)
         return process
+
+    def process(self, name: str) -> Process:
+        for process in self.processes:
+            if process.name == name:
+                return process
+        raise KeyError(f"no process {name!r}; running: {[p.name for p in self.processes]}")
 
     def check_alive(self) -> None:
         for process in self.processes:
@@ -110,6 +159,8 @@ def wait_until(predicate: Callable[[], bool], *, what: str, timeout: float, supe
         try:
             if predicate():
                 return
+        except ProcessDied:
+            raise
         except Exception:  # noqa: BLE001 - not ready yet, whatever the reason
             pass
         time.sleep(interval)

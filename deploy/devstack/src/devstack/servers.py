@@ -97,9 +97,13 @@ class Postgres:
             check=True, user=user, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
 
+    def answers(self) -> bool:
+        psycopg.connect(self.admin_dsn(), connect_timeout=1).close()
+        return True
+
     def start(self, supervisor: Supervisor) -> None:
         self.init()
-        process = supervisor.start(Process(
+        supervisor.start(Process(
             name="postgres",
             argv=[
                 str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
@@ -110,10 +114,10 @@ class Postgres:
             log_path=self.log_path,
             user=self.os_user,
             stop_signal=signal.SIGINT,
+            ready=self.answers,
+            ready_timeout=30,  # crash recovery included
         ))
-        wait_until(lambda: bool(psycopg.connect(self.admin_dsn(), connect_timeout=1).close() or True),
-                   what="PostgreSQL", timeout=30, supervisor=supervisor)
-        del process
+        wait_until(self.answers, what="PostgreSQL", timeout=30, supervisor=supervisor)
 
     def provision(self, passwords: dict[str, str], *, can_create_databases: bool) -> None:
         """Create (or align) one role and one database per service. Idempotent."""
@@ -145,9 +149,13 @@ class Redis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
 
-    def start(self, supervisor: Supervisor) -> None:
+    def answers(self) -> bool:
         import redis
 
+        with redis.Redis.from_url(self.url, socket_timeout=1) as client:
+            return bool(client.ping())
+
+    def start(self, supervisor: Supervisor) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         supervisor.start(Process(
             name="redis",
@@ -157,5 +165,7 @@ class Redis:
             ],
             env=dict(os.environ),
             log_path=self.log_path,
+            ready=self.answers,
+            ready_timeout=15,
         ))
-        wait_until(lambda: redis.Redis.from_url(self.url, socket_timeout=1).ping(), what="Redis", timeout=15, supervisor=supervisor)
+        wait_until(self.answers, what="Redis", timeout=15, supervisor=supervisor)

@@ -38,10 +38,17 @@ class Ports:
     gateway: int
     cms: int
     standin: int
+    # Further gateway replicas (profile.gateway_replicas - 1 of them): 8112, 8122, …
+    gateway_replicas: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, profile: Profile) -> "Ports":
-        return cls(auth=profile.port(8101), gateway=profile.port(8102), cms=profile.port(8103), standin=profile.port(8104))
+        extra = tuple(profile.port(8102 + 10 * i) for i in range(1, profile.gateway_replicas))
+        return cls(auth=profile.port(8101), gateway=profile.port(8102), cms=profile.port(8103), standin=profile.port(8104), gateway_replicas=extra)
+
+    @property
+    def gateways(self) -> tuple[int, ...]:
+        return (self.gateway, *self.gateway_replicas)
 
 
 def environments(profile: Profile, pg: Postgres, redis: Redis, secrets: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -80,6 +87,8 @@ def environments(profile: Profile, pg: Postgres, redis: Redis, secrets: dict[str
             "GATEWAY_SERVICE_CLIENT_ID": GATEWAY_CLIENT_ID,
             "GATEWAY_SERVICE_CLIENT_SECRET": secrets["gateway_client_secret"],
             "GATEWAY_CMS_INTERNAL_URL": f"http://127.0.0.1:{ports.cms}",
+            # Decoded photos (> 1 MB) go back to the kernel when freed, as in compose.yaml.
+            "MALLOC_MMAP_THRESHOLD_": "1048576",
         },
         "cms": {
             **common,
@@ -107,6 +116,8 @@ def environments(profile: Profile, pg: Postgres, redis: Redis, secrets: dict[str
         "edge": {
             "AUTH_SERVICE_URL": f"http://127.0.0.1:{ports.auth}",
             "GATEWAY_URL": f"http://127.0.0.1:{ports.gateway}",
+            # The other replicas, if any (deploy/traefik/dynamic/routes.yml).
+            "GATEWAY_EXTRA_URLS": ",".join(f"http://127.0.0.1:{port}" for port in ports.gateway_replicas),
             "CMS_URL": f"http://127.0.0.1:{ports.cms}",
             # Locally the CMS serves its own static files (WhiteNoise) and media; nginx does in compose.
             "STATIC_URL": f"http://127.0.0.1:{ports.cms}",
@@ -181,13 +192,28 @@ def seed(profile: Profile, envs: dict[str, dict[str, str]], secrets: dict[str, s
     marker.write_text(fingerprint)
 
 
+# Longer than Traefik's idle timeout for its keep-alive connections to a backend (90 s): else uvicorn
+# (5 s by default) may close one just as Traefik sends a request on it, which Traefik answers 502.
+KEEP_ALIVE_S = "95"
+
+
 def _uvicorn(app: str, port: int) -> list[str]:
     return [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-            "--timeout-graceful-shutdown", "5"]
+            "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", KEEP_ALIVE_S]
 
 
 def _http_ok(url: str) -> bool:
     return httpx.get(url, timeout=2).status_code == 200
+
+
+def _worker_answers(broker_url: str) -> bool:
+    """A worker answers a broadcast ping through the broker (a bare Celery client: no need to import
+    the gateway, which a subprocess `celery inspect ping` would, at seconds per try)."""
+    broker = Celery(broker=broker_url)
+    try:
+        return bool(broker.control.ping(timeout=0.5))
+    finally:
+        broker.close()
 
 
 def _celery(*args: str) -> list[str]:
@@ -205,6 +231,7 @@ def start_background(profile: Profile, envs: dict[str, dict[str, str]], supervis
         name="gateway-worker",
         argv=_celery("worker", "--loglevel", "INFO", "--concurrency", "2", "-Q", "fast,default,slow,priority", "--hostname", f"gateway-{profile.name}@%h"),
         env={**base, **envs["gateway"]}, cwd=REPO_ROOT, log_path=log / "gateway-worker.log",
+        ready=lambda: _worker_answers(envs["gateway"]["GATEWAY_CELERY_BROKER_URL"]),
     ))
     supervisor.start(Process(
         name="traefik",
@@ -216,9 +243,10 @@ def start_background(profile: Profile, envs: dict[str, dict[str, str]], supervis
 def _web(profile: Profile) -> list[tuple[str, list[str], str, int, str]]:
     """(name, argv, environment key, port, readiness path) of each HTTP service."""
     ports = Ports.of(profile)
+    gateways = [(f"identify-gateway-{n}" if n > 1 else "identify-gateway", port) for n, port in enumerate(ports.gateways, start=1)]
     return [
         ("auth-service", _uvicorn("auth_service.main:app", ports.auth), "auth", ports.auth, "/readyz"),
-        ("identify-gateway", _uvicorn("identify_gateway.main:app", ports.gateway), "gateway", ports.gateway, "/readyz"),
+        *((name, _uvicorn("identify_gateway.main:app", port), "gateway", port, "/readyz") for name, port in gateways),
         # Django's ASGI handler has no lifespan support; say so instead of letting uvicorn probe.
         ("cms", [*_uvicorn("plant_cms.asgi:application", ports.cms), "--lifespan", "off"], "cms", ports.cms, "/readyz"),
         ("provider-standin", [], "standin", ports.standin, "/livez"),  # started by start_background
@@ -228,9 +256,10 @@ def _web(profile: Profile) -> list[tuple[str, list[str], str, int, str]]:
 def start_apps(profile: Profile, envs: dict[str, dict[str, str]], supervisor: Supervisor) -> None:
     """The services that read their database: the three HTTP services, beat and the CMS's background work."""
     log, base = profile.log_dir, dict(os.environ)
-    for name, argv, env_key, _, _ in _web(profile):
+    for name, argv, env_key, port, path in _web(profile):
         if argv:
-            supervisor.start(Process(name=name, argv=argv, env={**base, **envs[env_key]}, cwd=REPO_ROOT, log_path=log / f"{name}.log"))
+            supervisor.start(Process(name=name, argv=argv, env={**base, **envs[env_key]}, cwd=REPO_ROOT, log_path=log / f"{name}.log",
+                                     ready=lambda port=port, path=path: _http_ok(f"http://127.0.0.1:{port}{path}")))
     # Scheduled upkeep (engine quotas, retention, account events), sent to the worker's lanes. One beat per stack.
     supervisor.start(Process(
         name="gateway-beat",
@@ -251,10 +280,5 @@ def wait_ready(profile: Profile, envs: dict[str, dict[str, str]], supervisor: Su
         wait_until(lambda port=port, path=path: _http_ok(f"http://127.0.0.1:{port}{path}"), what=name, timeout=90, supervisor=supervisor)
     # /ping answers before the routes are loaded; a routed path answering 200 proves both.
     wait_until(lambda: _http_ok(f"http://127.0.0.1:{profile.edge_port}/api/v1/auth/health/"), what="traefik routes", timeout=30, supervisor=supervisor)
-    # The worker answers a broadcast ping through the broker (a bare Celery client: no need to import
-    # the gateway, which a subprocess `celery inspect ping` would, at seconds per try).
-    broker = Celery(broker=envs["gateway"]["GATEWAY_CELERY_BROKER_URL"])
-    try:
-        wait_until(lambda: bool(broker.control.ping(timeout=0.5)), what="gateway-worker", timeout=90, supervisor=supervisor, interval=0.2)
-    finally:
-        broker.close()
+    worker = supervisor.process("gateway-worker")
+    wait_until(lambda: bool(worker.ready and worker.ready()), what="gateway-worker", timeout=90, supervisor=supervisor, interval=0.2)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from devstack import secrets_store
 from devstack.edge import render_static_config
 from devstack.layout import Profile
-from devstack.processes import Supervisor
+from devstack.processes import Process, Supervisor
 from devstack.servers import Postgres, Redis
 from devstack.services import DEMO_ACCOUNTS, Ports, environments, migrate, seed, start_apps, start_background, wait_ready
 
@@ -40,7 +40,7 @@ class Stack:
     def _check_ports(self) -> None:
         ports = Ports.of(self.profile)
         wanted = [self.profile.edge_port, self.profile.edge_internal_port, self.profile.postgres_port, self.profile.redis_port,
-                  ports.auth, ports.gateway, ports.cms, ports.standin]
+                  ports.auth, *ports.gateways, ports.cms, ports.standin]
         busy = [port for port in wanted if not _port_free(port)]
         if busy:
             raise SystemExit(f"ports {busy} are in use: is the `{self.profile.name}` stack already running?")
@@ -71,6 +71,11 @@ class Stack:
     def down(self) -> None:
         self.supervisor.stop_all()
 
+    def process(self, name: str) -> Process:
+        """One of the stack's processes by name (`redis`, `postgres`, `identify-gateway`, `gateway-worker`…),
+        to kill and restart it (the reliability suite)."""
+        return self.supervisor.process(name)
+
     def client_env(self) -> dict[str, str]:
         """What tests and tools need to reach this stack: every service's variables plus the edge."""
         env: dict[str, str] = {}
@@ -84,6 +89,7 @@ class Stack:
             "PLATFORM_EDGE_INTERNAL_URL": f"http://127.0.0.1:{self.profile.edge_internal_port}",
             "PLATFORM_AUTH_URL": f"http://127.0.0.1:{ports.auth}",
             "PLATFORM_GATEWAY_URL": f"http://127.0.0.1:{ports.gateway}",
+            "PLATFORM_GATEWAY_URLS": ",".join(f"http://127.0.0.1:{port}" for port in ports.gateways),
             "PLATFORM_CMS_URL": f"http://127.0.0.1:{ports.cms}",
             "PLATFORM_STANDIN_URL": f"http://127.0.0.1:{ports.standin}",
             "PLATFORM_LOG_DIR": str(self.profile.log_dir),
