@@ -10,7 +10,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: help install dev test reset lock check
+.PHONY: help install dev test reset lock check soak
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,3 +38,10 @@ lock: $(UV) ## Re-resolve uv.lock after changing a pyproject.toml
 
 check: install ## Django system checks and migration drift (also run by make test)
 	$(RUN) python -m devstack run --profile test -- bash -c 'python -m django check && python -m django makemigrations --check --dry-run'
+
+# Not part of `make test` or CI: ten minutes of load on a stack of its own (profile bench), with the
+# edge's per-IP limit and the gateway's anonymous limit lifted (one address sends everything).
+SOAK_ARGS ?= --duration 600
+soak: install ## 10-minute soak through the edge: sustained rate, errors, memory growth, Traefik overhead
+	EDGE_RATE_LIMIT_AVERAGE=100000 EDGE_RATE_LIMIT_BURST=100000 GATEWAY_ANONYMOUS_LIMIT=100000000 \
+		$(RUN) python -m devstack run --profile bench --fresh -- python bench/soak.py $(SOAK_ARGS)

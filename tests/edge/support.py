@@ -125,3 +125,18 @@ def logged_by(log_dir: Path, service: str, request_id: str, *, wait: float) -> b
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)
+
+
+# The edge's own error answers (deploy/traefik/dynamic/middlewares.yml, json-errors): the envelope
+# code of each status Traefik answers by itself.
+EDGE_ERROR_CODES = {413: "payload_too_large", 429: "throttled", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
+
+
+def edge_error_body(status: int, content_type: str | None, body: bytes) -> dict[str, str]:
+    """The body of one of the edge's own error answers, checked to be the platform's JSON envelope."""
+    assert content_type == "application/json", content_type
+    envelope = json.loads(body)
+    assert set(envelope) == {"detail", "code"}, envelope
+    assert envelope["code"] == EDGE_ERROR_CODES[status], envelope
+    assert envelope["detail"].endswith("."), envelope  # a sentence, like the services' details
+    return envelope

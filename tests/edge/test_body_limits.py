@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.edge.support import RUN_SOURCE, logged_by, new_request_id, raw_request
+from tests.edge.support import RUN_SOURCE, edge_error_body, logged_by, new_request_id, raw_request
 
 KIB, MIB = 1024, 1024 * 1024
 PLANT = uuid.uuid4()
@@ -39,7 +39,10 @@ def test_a_body_over_the_cap_is_refused_at_the_edge(edge_url: str, log_dir: Path
     assert response.elapsed < 2.0
     assert response.headers["x-request-id"] == request_id
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert b"Request Entity Too Large" in response.body  # Traefik's words, not a service's JSON envelope
+    # The edge's own answer in the platform's envelope (a service's 413 would name its own limit).
+    assert edge_error_body(413, response.headers.get("content-type"), response.body)["detail"] == (
+        "The request body is larger than this endpoint accepts."
+    )
     assert not logged_by(log_dir, service, request_id, wait=1.0), f"{service} saw a request the edge should have refused"
 
 
@@ -52,7 +55,7 @@ def test_a_body_of_exactly_the_cap_reaches_the_service(edge_url: str, log_dir: P
 
     # Whatever the service makes of it (401, 403, 400, 413 of its own...), it is the service's answer.
     assert logged_by(log_dir, service, request_id, wait=5.0), (response.status, response.body[:300])
-    assert b"Request Entity Too Large" not in response.body
+    assert b"larger than this endpoint accepts" not in response.body  # not the edge's 413
 
 
 def test_a_chunked_body_over_the_cap_is_refused_too(edge_url: str, log_dir: Path) -> None:
@@ -64,4 +67,5 @@ def test_a_chunked_body_over_the_cap_is_refused_too(edge_url: str, log_dir: Path
                            {"Content-Type": "application/json", "Transfer-Encoding": "chunked", "X-Request-ID": request_id}, body)
 
     assert response.status == 413
+    edge_error_body(413, response.headers.get("content-type"), response.body)
     assert not logged_by(log_dir, "auth", request_id, wait=1.0)

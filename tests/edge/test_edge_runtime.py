@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.edge.support import DEV_CORS_ORIGINS, TRAEFIK_DIR
+from tests.edge.support import DEV_CORS_ORIGINS, TRAEFIK_DIR, edge_error_body
 
 
 def _free_port() -> int:
@@ -145,6 +145,17 @@ def test_the_rate_limit_and_burst_come_from_the_environment(production_edge: Edg
 
     # Three through (to the closed backend: 502), then refused at the edge.
     assert statuses[:3] == [502, 502, 502] and 429 in statuses[3:], statuses
+
+
+def test_a_backend_that_does_not_answer_gets_the_json_envelope_from_the_edge(production_edge: Edge) -> None:
+    # The backends are a closed port: Traefik answers 502 itself, which clients must be able to parse.
+    connection = http.client.HTTPConnection("127.0.0.1", production_edge.ports["web"], timeout=5, source_address=("127.0.0.4", 0))
+    connection.request("GET", "/api/v1/plant-identification/identify/health/")
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.status == 502
+    edge_error_body(502, response.getheader("Content-Type"), body)
 
 
 def test_an_allow_list_from_the_environment_is_honoured_exactly() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from plant_shared.settings import Environment, refuse_insecure_production, require_database_url, require_redis_url, url_secrets
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     client IP is the last entry of `X-Forwarded-For` (the address the edge saw)."""
     max_body_bytes: int = Field(default=65536, gt=0)
     """Larger request bodies are refused with 413 before they are read."""
+
+    sentry_dsn: SecretStr | None = Field(default=None, repr=False)
+    """Sentry DSN for error tracking; unset (the default): off, nothing is sent. Events carry no personal
+    data: no Authorization or Cookie headers, bodies, client addresses, e-mail addresses or tokens."""
+    sentry_sample_rate: float = Field(default=1.0, ge=0, le=1)
+    """Share of errors sent to Sentry."""
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of requests traced for Sentry's performance view (0: none)."""
 
     @field_validator("log_level", mode="before")
     @classmethod

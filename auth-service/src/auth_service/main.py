@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from plant_shared.errors import error_body
+from plant_shared.errortracking import init_from_settings
 from plant_shared.fastapi_support import instrument
 from plant_shared.logging import configure_logging
 from plant_shared.tokens import DenylistMirror
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; tests pass their own `settings`, servers read the environment."""
     settings = settings or get_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
+    init_from_settings(settings, service=SERVICE, distribution="auth-service")
     app = FastAPI(
         title="Plant Community auth service",
         version=__version__,

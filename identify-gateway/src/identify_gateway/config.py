@@ -140,6 +140,14 @@ class Settings(BaseSettings):
     ws_resync_s: float = Field(default=15.0, ge=0.5)
     """A quiet job WebSocket re-reads the stored events this often (covers lost pub/sub messages)."""
 
+    sentry_dsn: SecretStr | None = Field(default=None, repr=False)
+    """Sentry DSN for error tracking; unset (the default): off, nothing is sent. Events carry no personal
+    data: no Authorization or Cookie headers, bodies, client addresses, e-mail addresses or tokens."""
+    sentry_sample_rate: float = Field(default=1.0, ge=0, le=1)
+    """Share of errors sent to Sentry."""
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of requests traced for Sentry's performance view (0: none)."""
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:

@@ -14,6 +14,7 @@ from identify_gateway.db import ping as ping_database
 from identify_gateway.jobs.upkeep import refresh_gauges
 from identify_gateway.resources import Resources, open_resources
 from identify_gateway.routes import API_PREFIX, health, history, identifications, identify, sockets, status
+from plant_shared.errortracking import init_from_settings
 from plant_shared.fastapi_support import instrument
 from plant_shared.health import Check
 from plant_shared.logging import configure_logging
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         active = settings or get_settings()
         configure_logging(service=SERVICE, level=active.log_level)
+        init_from_settings(active, service=SERVICE, distribution="identify-gateway")
         # httpx logs every request URL at INFO, and Pl@ntNet's API key travels in the query string.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         async with open_resources(active) as resources:

@@ -30,6 +30,7 @@ from identify_gateway.account_events import consume_account_events
 from identify_gateway.jobs.lanes import ACCOUNT_EVENTS, CHECK_QUOTAS, IDENTIFY_JOB, LANES, PING, RETENTION, TASK_LANES
 from identify_gateway.jobs.runner import backoff_s
 from identify_gateway.resources import Resources, open_resources
+from plant_shared.errortracking import init_from_settings
 from plant_shared.logging import configure_logging
 
 SERVICE = "identify-gateway-worker"
@@ -105,6 +106,12 @@ def _json_logs(**_: Any) -> None:
     configure_logging(service=SERVICE, level=get_settings().log_level)
     # httpx logs every request URL at INFO, and Pl@ntNet's API key travels in the query string.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@setup_logging.connect
+def _error_tracking(**_: Any) -> None:
+    # Worker and beat both set up logging once, in the parent, before any child is forked.
+    init_from_settings(get_settings(), service=SERVICE, distribution="identify-gateway")
 
 
 @worker_process_shutdown.connect

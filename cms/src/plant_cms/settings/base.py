@@ -4,10 +4,12 @@ there is no default secret here (dev, test and production each decide what they 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from plant_shared.errortracking import init_error_tracking, release_of
 from plant_shared.logging import configure_logging
 
 from plant_cms.settings import env
@@ -122,10 +124,13 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": env.redis_url("REDIS_URL"),
         "KEY_PREFIX": "cms",
-        # Seconds; a dead Redis must fail a request quickly, not stall it.
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        # Seconds; a dead Redis must fail a request quickly, not stall it. Then every cache read is a
+        # miss and every write a no-op (logged): pages are served from PostgreSQL instead of a 500
+        # from Wagtail's own cache reads (site root paths). See docs/operations.md, "Failure modes".
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
     }
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -225,6 +230,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Wagtail's /api/v2/ endpoints are not described by serializers; document our own DRF endpoints.
     "PREPROCESSING_HOOKS": ["plant_cms.core.openapi.only_platform_endpoints"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "plant_cms.core.openapi.document_error_responses"],
 }
 
 # --- Logging ------------------------------------------------------------------------------------
@@ -237,3 +243,18 @@ logging.captureWarnings(True)  # Python warnings become JSON log lines too
 # WhiteNoise and Wagtail's document view stream files with sync iterators; under ASGI Django copies
 # them in a thread, which is correct, only slower (production serves files from nginx).
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
+
+# --- Error tracking -----------------------------------------------------------------------------
+
+# Sentry when a DSN is set (off otherwise), with no personal data (plant_shared.errortracking).
+# Here rather than in the ASGI module, so the management commands (account events, reminders) report too.
+SENTRY_DSN = env.text("SENTRY_DSN", "")
+_SETTINGS_MODULE = os.environ.get("DJANGO_SETTINGS_MODULE", "plant_cms.settings.production").rsplit(".", 1)[-1]
+init_error_tracking(
+    service="cms",
+    dsn=SENTRY_DSN,
+    environment={"dev": "development"}.get(_SETTINGS_MODULE, _SETTINGS_MODULE),
+    release=release_of("cms"),
+    sample_rate=float(env.text("SENTRY_SAMPLE_RATE", "1.0")),
+    traces_sample_rate=float(env.text("SENTRY_TRACES_SAMPLE_RATE", "0.0")),
+)

@@ -1,0 +1,3 @@
+module github.com/plantcommunity/jsonerrors
+
+go 1.22
