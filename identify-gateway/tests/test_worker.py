@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devstack.processes import child_setup
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def worker(celery_app: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     argv = [sys.executable, "-m", "celery", "-A", "identify_gateway.worker", "worker",
             "--concurrency", "1", "--hostname", hostname, "--without-mingle", "--without-gossip"]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(argv, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, preexec_fn=child_setup())  # noqa: PLW1509 - dies with the test run
     try:
         deadline = time.monotonic() + 30
         while not celery_app.control.ping(destination=[hostname], timeout=0.5):

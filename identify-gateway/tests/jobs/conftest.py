@@ -25,6 +25,7 @@ import httpx
 import pytest
 import redis
 import uvicorn
+from devstack.processes import child_setup
 
 STANDIN_PLANT_ID_KEY = "test-standin-plant-id-key"
 STANDIN_PLANTNET_KEY = "test-standin-plantnet-key"
@@ -218,7 +219,8 @@ def start_worker(stack: Stack, log_dir: Path, *, concurrency: int = 2, queues: s
     argv = [sys.executable, "-m", "celery", "-A", "identify_gateway.worker", "worker", "--loglevel", "INFO", "-Q", queues,
             "--concurrency", str(concurrency), "--hostname", hostname, "--without-mingle", "--without-gossip", *extra]  # fmt: skip
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(argv, env=stack.environment(**overrides), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Its own session (killed as a group) that dies with this test run, even a killed one.
+        process = subprocess.Popen(argv, env=stack.environment(**overrides), stdout=log, stderr=subprocess.STDOUT, preexec_fn=child_setup())  # noqa: PLW1509
     worker = Worker(process, hostname, log_path)
     control = create_celery(stack.settings(**overrides), name="test-control")
     try:

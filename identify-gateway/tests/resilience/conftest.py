@@ -1,5 +1,5 @@
-"""Fixtures for the resilience primitives: the real Redis of GATEWAY_REDIS_URL, a dead one, a cuttable path to
-the real one (a network blip), key isolation.
+"""Fixtures for the resilience primitives: the real Redis of GATEWAY_REDIS_URL, a dead one, key
+isolation (a cuttable path to the real one, `redis_proxy`, is in the suite's top-level conftest).
 
 Each test gets its own key prefix and its keys are deleted afterwards, so tests can share a
 database with each other and with the other suites.
@@ -19,7 +19,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -171,70 +170,3 @@ async def make_redis() -> AsyncIterator[Any]:
     yield make
     for client in clients:
         await client.aclose()
-
-
-class BlipProxy:
-    """A TCP proxy in front of the real Redis that a test can cut and restore: a network blip
-    between one gateway process and Redis, with Redis itself (and its keys) untouched.
-
-    Cut: every open connection is dropped and new ones are refused until `restore()`.
-    """
-
-    def __init__(self, target_url: str) -> None:
-        self._target_url = urlparse(target_url)
-        self.target = (self._target_url.hostname or "127.0.0.1", self._target_url.port or 6379)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._transports: set[asyncio.WriteTransport] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._connect, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    @property
-    def url(self) -> str:
-        """The target's URL (same database and credentials) through the proxy."""
-        credentials = self._target_url.netloc.rpartition("@")[0]
-        return self._target_url._replace(netloc=f"{credentials}{'@' if credentials else ''}127.0.0.1:{self.port}").geturl()
-
-    async def cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for transport in list(self._transports):
-            transport.abort()
-        self._transports.clear()
-
-    async def restore(self) -> None:
-        await self.start()  # the same port
-
-    async def _connect(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_writer.transport.abort()
-            return
-        self._transports.update({client_writer.transport, upstream_writer.transport})
-        await asyncio.gather(_pump(client_reader, upstream_writer), _pump(upstream_reader, client_writer))
-
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except OSError:
-        pass
-    finally:
-        writer.transport.abort()
-
-
-@pytest.fixture
-async def blip_proxy() -> AsyncIterator[BlipProxy]:
-    """A cuttable path to the Redis of GATEWAY_REDIS_URL (see `BlipProxy`)."""
-    proxy = BlipProxy(redis_url())
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        await proxy.cut()

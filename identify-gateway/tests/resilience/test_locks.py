@@ -227,15 +227,15 @@ async def test_redis_down_computes_without_the_lock_but_still_once_per_process(d
 
 
 async def test_a_release_lost_in_a_redis_blip_is_retried_so_waiters_need_not_wait_out_the_lease(
-    redis: Redis, prefix: str, blip_proxy: Any, make_redis: Any, until: Any
+    redis: Redis, prefix: str, redis_proxy: Any, make_redis: Any, until: Any
 ) -> None:
-    holder_side = flight(make_redis(blip_proxy.url), prefix, lease_ms=60_000)  # this process's path to Redis will blip
+    holder_side = flight(make_redis(redis_proxy.url), prefix, lease_ms=60_000)  # this process's path to Redis will blip
     other_process = flight(redis, prefix, lease_ms=60_000, wait_timeout_s=5, poll_interval_s=0.02)
     finish = asyncio.Event()
 
     async def compute_then_lose_redis() -> str:
         await finish.wait()
-        await blip_proxy.cut()  # the blip starts as the answer is ready: the release cannot reach Redis
+        await redis_proxy.cut()  # the blip starts as the answer is ready: the release cannot reach Redis
         return "not cacheable"  # stores nothing, so the waiter can only go on once the lock is gone
 
     async def uncached() -> None:
@@ -250,7 +250,7 @@ async def test_a_release_lost_in_a_redis_blip_is_retried_so_waiters_need_not_wai
     finish.set()
     assert await holder == ("not cacheable", "computed")  # answered without waiting for the retries
     assert await redis.exists(f"{prefix}lock:img") == 1  # the first release attempt was lost
-    await blip_proxy.restore()
+    await redis_proxy.restore()
 
     # A retry releases the lock: the waiter takes it and computes, instead of waiting out the
     # 60 s lease and falling back after its own 5 s bound.
@@ -258,13 +258,13 @@ async def test_a_release_lost_in_a_redis_blip_is_retried_so_waiters_need_not_wai
 
 
 async def test_a_release_that_never_gets_through_stops_retrying_and_the_lease_expires(
-    redis: Redis, prefix: str, blip_proxy: Any, make_redis: Any, until: Any
+    redis: Redis, prefix: str, redis_proxy: Any, make_redis: Any, until: Any
 ) -> None:
-    holder_side = flight(make_redis(blip_proxy.url), prefix, lease_ms=2_000)
+    holder_side = flight(make_redis(redis_proxy.url), prefix, lease_ms=2_000)
     other_process = flight(redis, prefix, wait_timeout_s=10, poll_interval_s=0.02)
 
     async def compute_then_lose_redis() -> str:
-        await blip_proxy.cut()  # for good
+        await redis_proxy.cut()  # for good
         return "not cacheable"
 
     async def uncached() -> None:

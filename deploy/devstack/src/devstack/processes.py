@@ -24,7 +24,9 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _child_setup(death_signal: int) -> Callable[[], None]:
+def child_setup(death_signal: int = signal.SIGTERM) -> Callable[[], None]:
+    """A `preexec_fn`: a session of its own, and `death_signal` when the parent dies (so nothing
+    outlives a killed supervisor or test run)."""
     def setup() -> None:
         os.setsid()
         _libc.prctl(_PR_SET_PDEATHSIG, death_signal)
@@ -58,7 +60,7 @@ class Process:
             stdout=log,
             stderr=subprocess.STDOUT,
             user=self.user,
-            preexec_fn=_child_setup(self.stop_signal),  # noqa: PLW1509 - setsid + prctl only
+            preexec_fn=child_setup(self.stop_signal),  # noqa: PLW1509 - setsid + prctl only
         )
         log.close()
 
