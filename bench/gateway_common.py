@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import httpx
+from devstack.processes import stop_popen
 from PIL import Image
 
 IDENTIFY_PATH = "/api/v1/plant-identification/identify/"
@@ -242,10 +243,5 @@ def uvicorn_process(app: str, *, port: int, extra_env: Mapping[str, str] | None 
             time.sleep(0.2)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_popen(process)
         log.close()

@@ -55,6 +55,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, AsyncIterator, Awaitable, Callable
 
 import httpx
+from devstack.processes import stop_popen
 import jwt
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -370,11 +371,7 @@ def measure_http(
             cpu = {name: statistics.median(values) for name, values in cpu_samples.items()} if cpu_clock is not None else None
             return wall, cpu
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_popen(server)
 
 
 # --- the run ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 import httpx
 import jwt
 import pytest
+from devstack.processes import stop_popen
 import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
@@ -168,12 +169,7 @@ def standin_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standi
             time.sleep(0.1)
         yield Standin(url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_popen(process)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devstack.processes import child_setup
+from devstack.processes import child_setup, stop_popen
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +39,7 @@ def worker(celery_app: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 pytest.fail(f"the Celery worker did not come up; its output:\n{log_path.read_text()}", pytrace=False)
         yield hostname, log_path
     finally:
-        process.send_signal(signal.SIGTERM)  # warm shutdown
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_popen(process, timeout=15)  # SIGTERM: warm shutdown
 
 
 def test_ping_runs_on_a_real_worker(worker: tuple[str, Path]) -> None:

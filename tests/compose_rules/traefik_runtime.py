@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from devstack.processes import stop_popen
 
 from tests.compose_rules.fixtures import free_port
 from tests.compose_rules.interpolation import interpolate, placeholder_env
@@ -129,11 +130,6 @@ def traefik_as_in_compose(doc: Compose) -> Iterator[dict[str, Any]]:
         yield {"ports": ports, "public": public, "scheme": scheme, "argv": argv, "workdir": workdir,
                "log": log_path, "pid": process.pid, "uid": uid, "static": static}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_popen(process)
         log.close()
         shutil.rmtree(base, ignore_errors=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+from devstack.processes import stop_popen
 
 from tests.edge.support import DEV_CORS_ORIGINS, TRAEFIK_DIR, edge_error_body
 
@@ -103,12 +104,7 @@ def running_edge(static_file: str, env: dict[str, str]) -> Iterator[Edge]:
             time.sleep(0.2)
         yield edge
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_popen(process)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from devstack.processes import stop_popen
 import yaml
 
 from tests.observability.support import ALERTS, DASHBOARD, PROMETHEUS_DIR, TRAEFIK_METRICS, metric_names
@@ -95,12 +96,7 @@ def prometheus(prometheus_binary: str, stack_env: Callable[[str], str], edge_url
             time.sleep(0.5)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_popen(process)
         log.close()
         shutil.rmtree(base, ignore_errors=True)
 

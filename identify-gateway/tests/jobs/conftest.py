@@ -25,7 +25,7 @@ import httpx
 import pytest
 import redis
 import uvicorn
-from devstack.processes import child_setup
+from devstack.processes import child_setup, stop_popen
 
 STANDIN_PLANT_ID_KEY = "test-standin-plant-id-key"
 STANDIN_PLANTNET_KEY = "test-standin-plantnet-key"
@@ -196,13 +196,7 @@ class Worker:
         return found
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # warm shutdown
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_popen(self.process, timeout=20, group=True)  # SIGTERM: warm shutdown
 
     def kill(self) -> None:
         """SIGKILL the whole worker: the main process and its pool children, without any chance to clean up."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devstack.processes import stop_popen
 from redis.asyncio import Redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -32,12 +33,7 @@ def beat(job_stack: Any, worker: Any, tmp_path: Path) -> Iterator[Path]:
     try:
         yield log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_popen(process)
 
 
 def test_beat_runs_the_quota_check_on_the_worker_which_warns_past_80_percent(job_stack: Any, worker: Any, standin: Any, beat: Path) -> None:

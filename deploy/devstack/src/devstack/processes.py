@@ -34,6 +34,22 @@ def child_setup(death_signal: int = signal.SIGTERM) -> Callable[[], None]:
     return setup
 
 
+def stop_popen(popen: subprocess.Popen, *, timeout: float = 10.0, sig: int = signal.SIGTERM, group: bool = False) -> None:
+    """Ask a child to stop with `sig`; after `timeout`, SIGKILL it (its whole process group with
+    `group`, for children started with `child_setup`). Nothing to do if it has exited already."""
+    if popen.poll() is not None:
+        return
+    popen.send_signal(sig)
+    try:
+        popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(popen.pid, signal.SIGKILL)
+        else:
+            popen.kill()
+        popen.wait()
+
+
 @dataclass
 class Process:
     name: str
@@ -69,15 +85,8 @@ class Process:
         return self.popen is not None and self.popen.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if not self.running:
-            return
-        assert self.popen is not None
-        self.popen.send_signal(self.stop_signal)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
+        if self.popen is not None:
+            stop_popen(self.popen, timeout=timeout, sig=self.stop_signal, group=True)
 
     @property
     def pid(self) -> int:
