@@ -16,23 +16,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import time
+from collections.abc import Mapping
 
 import gateway_common as g
+import lean_http
 
 BASELINE = "/.well-known/jwks.json"  # the cheapest routed path (bench/edge_overhead.py)
 HEALTH = "/api/v1/plant-identification/identify/health/"
 
 
-def gateway_refusal(response) -> bool:
+def gateway_refusal(status: int, headers: Mapping[str, str], body: bytes) -> bool:
     """The gateway's own 503 (the seed's envelope and Retry-After), not one the edge wrote itself
     (e.g. "no available server" while its health check has taken the gateway out)."""
-    if response.status_code != 503 or "retry-after" not in response.headers:
+    if status != 503 or "retry-after" not in headers:
         return False
     try:
-        return response.json().get("code") == "service_unavailable"
+        return json.loads(body).get("code") == "service_unavailable"
     except ValueError:
         return False
 
@@ -85,9 +88,14 @@ async def main() -> None:
             open_ends = (first_open_at or time.monotonic()) + reset_s - 0.5
             print(f"  tripped after {trips} requests: breakers {states}, last answer {response.status_code}")
             # Open: p99 through the edge, engine calls before/after; baseline GET /.well-known/jwks.json through the edge.
+            # One client, one request at a time, on keep-alive connections of the lean load generator
+            # (bench/lean_http.py: httpx's own CPU would otherwise show as latency here).
+            identify_request = lean_http.build_request("POST", g.edge_url() + g.IDENTIFY_PATH, files={"image": ("plant.jpg", image, "image/jpeg")})
+            baseline_request = lean_http.build_request("GET", g.edge_url() + BASELINE)
+            identify_connection, baseline_connection = lean_http.Connection(g.edge_url()), lean_http.Connection(g.edge_url())
             for _ in range(20):
-                await g.identify(edge, image)
-                await edge.get(BASELINE)
+                await identify_connection.send(identify_request)
+                await baseline_connection.send(baseline_request)
             before = g.standin_calls()
             open_lat, livez_lat, statuses, edge_answers = [], [], {}, 0
             measure_started = time.monotonic()
@@ -96,20 +104,22 @@ async def main() -> None:
                     print(f"  (stopped after {i} requests: the reset timeout is about to end the open period)")
                     break
                 started = time.perf_counter()
-                response = await g.identify(edge, image)
+                answer = await identify_connection.send(identify_request)
                 elapsed = time.perf_counter() - started
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                if not gateway_refusal(response):
+                statuses[answer.status] = statuses.get(answer.status, 0) + 1
+                if not gateway_refusal(answer.status, answer.headers, answer.body):
                     edge_answers += 1  # not the path measured here: left out of the latencies
                     continue
                 open_lat.append(elapsed)
                 started = time.perf_counter()
-                await edge.get(BASELINE)
+                await baseline_connection.send(baseline_request)
                 livez_lat.append(time.perf_counter() - started)
+            identify_connection.close()
+            baseline_connection.close()
             after = g.standin_calls()
             open_window = time.monotonic() - measure_started
             calls_open = {e: after[e] - before[e] for e in ("plant_id", "plantnet")}
-            retry_after = response.headers.get("retry-after")
+            retry_after = answer.headers.get("retry-after")
             print(f"  breakers open: {len(open_lat)} identify ({len(image) // 1000} KB upload) via edge (c=1) in {open_window:.1f} s: statuses {statuses}, Retry-After {retry_after}")
             if edge_answers:
                 print(f"    WARNING: {edge_answers} answers were not the gateway's 503 (the edge's own, or another status): left out")

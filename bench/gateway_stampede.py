@@ -14,33 +14,47 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import time
 
-import httpx
-
 import gateway_common as g
+import lean_http
 
 PLANT_ID_S, PLANTNET_S = 0.4, 0.6
 
 
-async def burst(clients: list[httpx.AsyncClient], images: list[bytes]) -> tuple[float, dict, list[float]]:
-    """Send every image at once, alternating between the clients; (wall seconds, outcome counts, latencies)."""
+def identify_requests(urls: list[str], images: list[bytes]) -> list[tuple[str, bytes]]:
+    """One prebuilt request per image, alternating between the gateways (encoded before any timing)."""
+    return [
+        (urls[i % len(urls)], lean_http.build_request("POST", urls[i % len(urls)] + g.IDENTIFY_PATH, files={"image": ("plant.jpg", image, "image/jpeg")}))
+        for i, image in enumerate(images)
+    ]
+
+
+async def burst(requests: list[tuple[str, bytes]]) -> tuple[float, dict, list[float]]:
+    """Send every request at once, each on its own connection (one client each, as 100 people would);
+    (wall seconds, outcome counts, latencies). Connections are opened before the clock starts."""
     outcomes: dict = {}
     latencies: list[float] = []
+    connections = [lean_http.Connection(url) for url, _ in requests]
+    await asyncio.gather(*(c.connect() for c in connections))
 
-    async def one(i: int, image: bytes) -> None:
+    async def one(connection: lean_http.Connection, request: bytes) -> None:
         started = time.perf_counter()
-        response = await g.identify(clients[i % len(clients)], image)
+        answer = await connection.send(request)
         latencies.append(time.perf_counter() - started)
-        body = response.json()
-        key = (response.status_code, body.get("cached"), body.get("degraded"), body.get("scientific_name"))
+        body = json.loads(answer.body)
+        key = (answer.status, body.get("cached"), body.get("degraded"), body.get("scientific_name"))
         outcomes[key] = outcomes.get(key, 0) + 1
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(i, image) for i, image in enumerate(images)))
-    return time.perf_counter() - started, outcomes, latencies
+    await asyncio.gather(*(one(c, request) for c, (_, request) in zip(connections, requests)))
+    wall = time.perf_counter() - started
+    for c in connections:
+        c.close()
+    return wall, outcomes, latencies
 
 
 STACK_PROCESSES = {"gateway": "PLATFORM_GATEWAY_URL", "stand-in": "PLATFORM_STANDIN_URL", "cms": "PLATFORM_CMS_URL", "redis": "PLATFORM_REDIS_URL"}
@@ -62,31 +76,32 @@ async def main() -> None:
     with g.uvicorn_process("identify_gateway.main:app", port=port) as second:
         pids = {**g.stack_pids(STACK_PROCESSES), "gateway 2": second.pid}
         urls = [g.gateway_url(), f"http://127.0.0.1:{port}"]
-        clients = [g.client(url, concurrency=args.callers, timeout=60) for url in urls]
         try:
             g.standin_reset()
             g.standin_control("plant_id", delay_s=PLANT_ID_S)
             g.standin_control("plantnet", delay_s=PLANTNET_S)
             seed = time.time_ns()
-            for i, http in enumerate(clients):  # warm both processes (engine clients, JWKS, Redis pools)
-                (await g.identify(http, g.small_jpeg(seed + 10_000 + i))).raise_for_status()
-            await asyncio.gather(*(burst(clients, [g.small_jpeg(seed + 20_000 + j) for j in range(args.callers // 2)]) for _ in range(1)))
+            for i, url in enumerate(urls):  # warm both processes (engine clients, JWKS, Redis pools)
+                for _, request in identify_requests([url], [g.small_jpeg(seed + 10_000 + i)]):
+                    answer = await lean_http.Connection(url).send(request)
+                    assert answer.status == 200, answer.body[:200]
+            await burst(identify_requests(urls, [g.small_jpeg(seed + 20_000 + j) for j in range(args.callers // 2)]))
             single, identical_calls, distinct_walls, distinct_ratio, distinct_cpu = [], [], [], [], []
             for r in range(args.rounds):
                 base = seed + 1000 * (r + 1)
                 # Baseline: one cold request alone.
-                wall, outcome, _ = await burst(clients[:1], [g.small_jpeg(base)])
+                wall, outcome, _ = await burst(identify_requests(urls[:1], [g.small_jpeg(base)]))
                 single.append(wall)
                 # 100 identical cold requests.
                 before = g.standin_calls()
-                wall_same, outcome_same, _ = await burst(clients, [g.small_jpeg(base + 1)] * args.callers)
+                wall_same, outcome_same, _ = await burst(identify_requests(urls, [g.small_jpeg(base + 1)] * args.callers))
                 after = g.standin_calls()
                 calls = {e: after[e] - before[e] for e in ("plant_id", "plantnet", "gbif")}
                 identical_calls.append(calls)
                 # 100 distinct cold requests.
-                images = [g.small_jpeg(base + 2 + j) for j in range(args.callers)]
+                distinct = identify_requests(urls, [g.small_jpeg(base + 2 + j) for j in range(args.callers)])
                 before, cpu_before = g.standin_calls(), cpu_snapshot(pids)
-                wall_distinct, outcome_distinct, lat = await burst(clients, images)
+                wall_distinct, outcome_distinct, lat = await burst(distinct)
                 after, cpu_after = g.standin_calls(), cpu_snapshot(pids)
                 distinct_cpu.append({name: cpu_after[name] - cpu_before[name] for name in cpu_before})
                 calls_d = {e: after[e] - before[e] for e in ("plant_id", "plantnet")}
@@ -98,8 +113,6 @@ async def main() -> None:
                 print(f"           CPU seconds during the distinct burst: { {name: round(cpu, 2) for name, cpu in distinct_cpu[-1].items()} }")
         finally:
             g.standin_reset()
-            for http in clients:
-                await http.aclose()
     print(f"\nStampede over 2 gateway processes, stand-in Plant.id {PLANT_ID_S * 1000:.0f} ms / Pl@ntNet {PLANTNET_S * 1000:.0f} ms, {args.rounds} rounds:")
     print(f"  identical x{args.callers}: engine calls per round {identical_calls}  (goal: plant_id 1, plantnet 1 each round)")
     print(f"  distinct x{args.callers}: wall median {statistics.median(distinct_walls) * 1000:.0f} ms; single cold median {statistics.median(single) * 1000:.0f} ms;"

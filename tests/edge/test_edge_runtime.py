@@ -154,6 +154,23 @@ def test_a_backend_that_does_not_answer_gets_the_json_envelope_from_the_edge(pro
     edge_error_body(502, response.getheader("Content-Type"), body)
 
 
+def _status(edge: Edge, path: str, method: str = "GET") -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", edge.ports["web"], timeout=5, source_address=("127.0.0.5", 0))
+    connection.request(method, path)
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_the_benchmarks_baseline_route_exists_only_where_devstack_sets_it(production_edge: Edge) -> None:
+    # BENCH_BASELINE_URL is set by devstack's bench profile alone: anywhere else the path is unknown.
+    assert _status(production_edge, "/bench/baseline/upload", "POST") == 404
+    closed = f"http://127.0.0.1:{_free_port()}"
+    with running_edge("traefik.yml", {"BENCH_BASELINE_URL": closed}) as edge:
+        assert _status(edge, "/bench/baseline/upload", "POST") == 502  # routed (to a closed port)
+        assert_clean_log(edge)
+
+
 def test_an_allow_list_from_the_environment_is_honoured_exactly() -> None:
     env = {"EDGE_ENVIRONMENT": "production", "EDGE_CORS_ORIGINS": " https://app.example.org,https://www.example.org ,",
            "EDGE_LEGACY_SUNSET": "Wed, 01 Sep 2027 00:00:00 GMT"}

@@ -106,3 +106,8 @@ def test_children_die_with_a_supervisor_killed_outright(tmp_path: Path) -> None:
         return Path(f"/proc/{child_pid}/stat").read_text().split()[2] == "Z"
 
     wait_until(child_gone, what="child exit", timeout=10)
+
+
+def test_only_the_bench_profile_routes_a_baseline_app_through_its_edge() -> None:
+    assert Profile("bench").bench_baseline_port == 28190
+    assert all(Profile(name).bench_baseline_port is None for name in ("dev", "test", "e2e", "reliability"))

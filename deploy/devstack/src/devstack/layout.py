@@ -59,6 +59,11 @@ class Profile:
         return _GATEWAY_REPLICAS.get(self.name, 1)
 
     @property
+    def bench_baseline_port(self) -> int | None:
+        """Where bench/gateway_cache_hit.py runs its baseline app, routed by the edge (bench profile only)."""
+        return self.port(8190) if self.name == "bench" else None
+
+    @property
     def edge_url(self) -> str:
         return f"http://localhost:{self.edge_port}"
 

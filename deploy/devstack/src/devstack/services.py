@@ -121,6 +121,8 @@ def environments(profile: Profile, pg: Postgres, redis: Redis, secrets: dict[str
             "CMS_URL": f"http://127.0.0.1:{ports.cms}",
             # Locally the CMS serves its own static files (WhiteNoise) and media; nginx does in compose.
             "STATIC_URL": f"http://127.0.0.1:{ports.cms}",
+            # The bench profile's baseline app behind the same edge (routes.yml; empty: no route).
+            "BENCH_BASELINE_URL": f"http://127.0.0.1:{profile.bench_baseline_port}" if profile.bench_baseline_port else "",
         },
     }
 

@@ -92,6 +92,7 @@ class Stack:
             "PLATFORM_GATEWAY_URLS": ",".join(f"http://127.0.0.1:{port}" for port in ports.gateways),
             "PLATFORM_CMS_URL": f"http://127.0.0.1:{ports.cms}",
             "PLATFORM_STANDIN_URL": f"http://127.0.0.1:{ports.standin}",
+            "PLATFORM_BENCH_BASELINE_URL": self.envs["edge"]["BENCH_BASELINE_URL"],
             "PLATFORM_LOG_DIR": str(self.profile.log_dir),
             "PLATFORM_POSTGRES_ADMIN_DSN": self.postgres.admin_dsn(),
             "PLATFORM_REDIS_URL": self.redis.url,
