@@ -13,7 +13,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from ipaddress import ip_address, ip_network
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -43,6 +44,12 @@ class Caller:
         return f"ip:{self.ip}" if self.user_id is None else f"user:{self.user_id}"
 
 
+@lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+    """The trusted proxies parsed once per setting, not on every request (it showed in profiles)."""
+    return tuple(ip_network(proxy, strict=False) for proxy in proxies)
+
+
 def client_ip(request: Request, trusted_proxies: Iterable[str]) -> str:
     """The client address: the last `X-Forwarded-For` hop when the peer is the trusted edge, else the peer.
 
@@ -54,7 +61,7 @@ def client_ip(request: Request, trusted_proxies: Iterable[str]) -> str:
         return "unknown"
     try:
         peer_address = ip_address(peer)
-        trusted = any(peer_address in ip_network(proxy, strict=False) for proxy in trusted_proxies)
+        trusted = any(peer_address in network for network in _networks(tuple(trusted_proxies)))
     except ValueError:
         return peer
     if not trusted:

@@ -222,6 +222,31 @@ async def test_a_caller_that_saw_the_previous_period_cannot_probe_after_a_failed
     assert snapshot.state == "open" and snapshot.opened_until is not None and snapshot.opened_until > time.time()
 
 
+async def test_a_stale_read_adopted_during_the_probe_does_not_discard_its_outcome(redis: Redis, prefix: str, until: Any) -> None:
+    # The bench caught it: another request of the same process read the shared state ("open")
+    # just before the probe's half-open was written and adopted it while the probe ran; the probe's
+    # failure was then dropped as "the state moved", its token freed, the shared state left
+    # half-open, and a second caller probed the same period.
+    b, engine = breaker(redis, prefix), Engine()
+    await fail_times(b, engine, 3)
+    await asyncio.sleep(0.35)
+    stale = await b._load(keys=[b._key])  # noqa: SLF001 - a read from before the probe's claim
+    gate = asyncio.Event()
+
+    probe = asyncio.create_task(b.call(engine.failing(gate=gate)))
+    assert await until(lambda: engine.calls == 4)  # the probe is running
+    b._adopt(stale)  # noqa: SLF001 - that read, adopted while the probe runs
+    gate.set()
+    with pytest.raises(EngineDown):
+        await probe
+
+    snapshot = await b.snapshot()
+    assert snapshot.state == "open" and snapshot.opened_until is not None and snapshot.opened_until > time.time()
+    with pytest.raises(BreakerOpen):
+        await breaker(redis, prefix).call(engine.ok())  # another process: no second probe this period
+    assert engine.calls == 4
+
+
 async def test_others_see_half_open_while_the_probe_runs_and_a_failed_probe_reopens(redis: Redis, prefix: str) -> None:
     b, other, engine = breaker(redis, prefix), breaker(redis, prefix), Engine()
     await fail_times(b, engine, 3)

@@ -195,6 +195,7 @@ class EngineBreaker:
         self._forced_until: float | None = None
         self._reason: str | None = None
         self._local_probe = False  # one probe at a time in this process, Redis or not
+        self._probe_period: str | None = None  # the open period (raw opened_at) this process's probe claimed
         self._redis_retry_at = 0.0  # monotonic; while in the future, Redis is presumed down
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._quiet = QuietLog(logger)
@@ -261,7 +262,7 @@ class EngineBreaker:
         finally:
             self._semaphore.release()
             if token is not None:  # cancelled, or refused before the call: free the probe for someone else
-                self._local_probe = False
+                self._local_probe, self._probe_period = False, None
                 if token != LOCAL_PROBE:
                     self._in_background(self._release_probe(token))
 
@@ -305,6 +306,7 @@ class EngineBreaker:
             self._local_probe = False
             raise
         if claimed:
+            self._probe_period = seen.period
             return token
         self._local_probe = False
         return None
@@ -336,7 +338,7 @@ class EngineBreaker:
 
     async def _flush_after_call(self, token: str | None) -> None:
         if token is not None:
-            self._local_probe = False
+            self._local_probe, self._probe_period = False, None
         task = self._in_background(self._flush(None if token in (None, LOCAL_PROBE) else token))
         await asyncio.shield(task)  # a cancelled caller must not lose the outcome half-way
 
@@ -383,9 +385,16 @@ class EngineBreaker:
             logger.warning("[CIRCUIT] %s shared state reachable again; it replaces this process's state", self.name)
             self._redis_retry_at = 0.0
         shared = SharedState.parse(raw)
+        if self._probing() and shared.state == pybreaker.STATE_OPEN and shared.period == self._probe_period:
+            # Read before this process's probe wrote half-open (another request's refresh): older
+            # news. Adopting it would make the probe's outcome look stale and throw it away.
+            return shared
         self._set_local(shared.state, shared.fail_count, shared.success_count, shared.opened_at,
                         forced=shared.forced, forced_until=shared.forced_until, reason=shared.reason)
         return shared
+
+    def _probing(self) -> bool:
+        return self._local_probe and self._probe_period is not None and self._storage.state == pybreaker.STATE_HALF_OPEN
 
     def _set_local(self, state: str, counter: int, successes: int, opened_at: float | None, *,
                    forced: bool, forced_until: float | None, reason: str | None, observed: bool = True) -> None:
@@ -443,7 +452,7 @@ class EngineBreaker:
         """Close the circuit and clear counts and any forced opening (an operator's reset)."""
         self._set_local(pybreaker.STATE_CLOSED, 0, 0, None, forced=False, forced_until=None, reason=None, observed=False)
         self._storage.take_ops()
-        self._local_probe = False
+        self._local_probe, self._probe_period = False, None
         try:
             raw = await self._reset_script(keys=[self._key, self._probe_key])
         except REDIS_ERRORS as exc:
