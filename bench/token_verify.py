@@ -62,7 +62,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, FastAPI, Request
 from jwt import PyJWK
 
-from plant_shared.fastapi_support import bearer_claims, install_error_handlers
+from plant_shared.fastapi_support import NO_OPENTELEMETRY, bearer_claims, install_error_handlers
 from plant_shared.tokens import Claims, DenylistMirror, TokenVerifier, decode_and_validate, denylist_keys, read_header
 
 ISSUER = "plant-community-auth"
@@ -134,7 +134,7 @@ def make_app(with_mget: TokenVerifier, with_mirror: TokenVerifier) -> FastAPI:
         yield
         await mirror.stop()
 
-    app = FastAPI(lifespan=lifespan)
+    app = FastAPI(lifespan=lifespan, telemetry=NO_OPENTELEMETRY)  # as the services run
     app.state.verifier = with_mget
     app.state.mirrored_verifier = with_mirror
     app.state.unchecked_verifier = without_denylist(with_mget)
@@ -256,8 +256,24 @@ def summary(measurements: dict[str, dict[str, float] | None]) -> None:
     "bearer dependency" is everything a route pays for its verified claims (FastAPI's dependency
     machinery included); "verification itself" sets aside what any FastAPI dependency costs (the
     no-op one), i.e. what the shared verifier and its adapter add.
+
+    The headline divides what the token adds to the server's work, measured in-process (CPU time,
+    no network: a difference of a few µs that HTTP timings cannot resolve on a shared machine), by
+    what a trivial FastAPI request costs the server when it is really served (uvicorn parsing HTTP
+    and writing the answer: the perf notes' "0.1 to 0.2 ms of CPU" anchor). The rows below it take
+    both sides from one method each, for comparison.
     """
     print(f"Issue 3 figure: token verification per request / a trivial FastAPI request (reused token, fresh mirror; goal < {GOAL_RATIO:.0%})")
+    asgi, cpu = measurements.get("in-process ASGI (CPU)"), measurements.get("server CPU over HTTP")
+    if asgi is not None and cpu is not None:
+        served = cpu["trivial"]
+        bearer = asgi["mirror-reused"] - asgi["trivial"]
+        itself = asgi["mirror-reused"] - asgi["dependency"]
+        print(
+            f"  headline: added server CPU (in-process) / a trivial request served over HTTP (server CPU {served:.1f} µs):"
+            f" verification itself +{itself:5.1f} µs = {itself / served:5.1%} {'MEETS' if itself / served < GOAL_RATIO else 'MISSES'}"
+            f" | whole bearer dependency +{bearer:5.1f} µs = {bearer / served:5.1%} {'MEETS' if bearer / served < GOAL_RATIO else 'MISSES'}"
+        )
     for label, results in measurements.items():
         if results is None:
             continue

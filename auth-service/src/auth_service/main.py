@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from plant_shared.errors import error_body
 from plant_shared.errortracking import init_from_settings
-from plant_shared.fastapi_support import instrument
+from plant_shared.fastapi_support import NO_OPENTELEMETRY, instrument
 from plant_shared.logging import configure_logging
 from plant_shared.tokens import DenylistMirror
 from redis.exceptions import RedisError
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
         redoc_url=None,
         lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,
     )
     app.state.settings = settings
     for module in (health, session, account, password_reset, admin, service_token, jwks):

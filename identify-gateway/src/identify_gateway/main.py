@@ -15,7 +15,7 @@ from identify_gateway.jobs.upkeep import refresh_gauges
 from identify_gateway.resources import Resources, open_resources
 from identify_gateway.routes import API_PREFIX, health, history, identifications, identify, sockets, status
 from plant_shared.errortracking import init_from_settings
-from plant_shared.fastapi_support import instrument
+from plant_shared.fastapi_support import NO_OPENTELEMETRY, instrument
 from plant_shared.health import Check
 from plant_shared.logging import configure_logging
 from plant_shared.request_id import ASGIApp, Receive, Scope, Send
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        telemetry=NO_OPENTELEMETRY,
     )
     app.include_router(identify.router)
     app.include_router(health.router)

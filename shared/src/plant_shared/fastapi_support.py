@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -100,6 +101,13 @@ def add_probes(app: FastAPI, ready_checks: ReadyChecks) -> None:
     async def metrics() -> Response:
         body, content_type = render_metrics()
         return Response(body, media_type=content_type)
+
+
+# FastAPI's native OpenTelemetry, off: the platform observes itself through Prometheus, JSON logs
+# with request ids and Sentry, and exports no traces. On, FastAPI asks the global OpenTelemetry
+# providers (three `os.environ` look-ups) on every request: about 4 µs of a 33 µs trivial request,
+# and 7 % of the gateway's CPU on a cache hit (py-spy). Pass as `FastAPI(telemetry=NO_OPENTELEMETRY)`.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 def instrument(app: FastAPI, *, service: str, ready_checks: ReadyChecks) -> FastAPI:

@@ -43,7 +43,8 @@ class StandinMiddleware:
 
 def create_app(*, plant_id_key: str | None = None, plantnet_key: str | None = None) -> FastAPI:
     """Build the stand-in with fresh state; keys default to the environment, then to development keys."""
-    app = FastAPI(title="Provider stand-in (Plant.id v3, Pl@ntNet v2, GBIF species match)", docs_url="/_standin/docs", openapi_url="/_standin/openapi.json", redoc_url=None)
+    app = FastAPI(title="Provider stand-in (Plant.id v3, Pl@ntNet v2, GBIF species match)", docs_url="/_standin/docs", openapi_url="/_standin/openapi.json", redoc_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False})  # as the services
     app.state.keys = {
         "plant_id": plant_id_key or os.environ.get("STANDIN_PLANT_ID_API_KEY") or DEFAULT_PLANT_ID_KEY,
         "plantnet": plantnet_key or os.environ.get("STANDIN_PLANTNET_API_KEY") or DEFAULT_PLANTNET_KEY,
