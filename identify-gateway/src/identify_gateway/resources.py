@@ -229,6 +229,7 @@ async def open_resources(settings: Settings, *, verifies_tokens: bool = True) ->
         breakers = create_breakers(settings, redis)
         quotas = QuotaTracker(redis, prefix=f"{settings.redis_key_prefix}quota:")
         stats = IdentificationStats(redis, prefix=f"{settings.redis_key_prefix}stats:")
+        stack.push_async_callback(stats.aclose)  # the last second's counts, before Redis closes
         pipeline = build_pipeline(
             settings, redis=redis, history=history, breakers=breakers, quotas=quotas, plant_id_http=plant_id_http,
             plantnet_http=plantnet_http, gbif_http=gbif_http, cms_http=cms_http, auth_http=auth_http, stats=stats,

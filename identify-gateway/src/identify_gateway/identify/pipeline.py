@@ -213,7 +213,7 @@ class IdentificationPipeline:
             result, how = await self._flight.run(key, lambda: self._compute(key, request, on_event), recheck=lambda: self._cache.get(key))
         body = {"success": result.get("success"), "request_id": str(request.request_id), "cached": how in CACHED_HOWS, **result}
         if self._stats is not None:
-            self._spawn(self._stats.record(how))
+            self._stats.record(how)
         if request.user_id is not None and request.record_history:
             await self._store(request, body)
         return IdentifyOutcome(body=body, how=how)

@@ -1,13 +1,18 @@
 """How identifications were answered, counted cluster-wide per minute in Redis (`gw:stats:`), for the
 status page's cache hit rate (Prometheus counters are per process; this is every process together).
 
-Redis down: counts are lost (logged at most every 10 s) and the rate reads as unknown; nothing waits.
+Each process adds its counts up in memory and writes them once per `flush_interval_s` (one Redis
+pipeline a second instead of one per identification: 6 % of a cache hit's CPU). The rate lags by
+that much. Redis down: counts are lost (logged at most every 10 s) and the rate reads as unknown;
+nothing waits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -38,18 +43,44 @@ class IdentificationStats:
         window_min: minutes the hit rate is computed over.
     """
 
-    def __init__(self, redis: Redis, *, prefix: str = "gw:stats:", window_min: int = 15) -> None:
+    def __init__(self, redis: Redis, *, prefix: str = "gw:stats:", window_min: int = 15, flush_interval_s: float = 1.0) -> None:
         self._redis = redis
         self.prefix = prefix
         self.window_min = window_min
+        self.flush_interval_s = flush_interval_s
         self._quiet = QuietLog(logger)
+        self._pending: Counter[tuple[int, str]] = Counter()  # (minute, how) -> count not yet written
+        self._flush_soon: asyncio.Task[None] | None = None
 
-    async def record(self, how: str) -> None:
-        key = f"{self.prefix}{int(time.time() // 60)}"
+    def record(self, how: str) -> None:
+        """Count one identification answered `how`; written within `flush_interval_s` (no I/O here)."""
+        self._pending[(int(time.time() // 60), how)] += 1
+        if self._flush_soon is None:
+            self._flush_soon = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.flush_interval_s)
+        self._flush_soon = None
+        await self.flush()
+
+    async def aclose(self) -> None:
+        """Write what is left (shutdown)."""
+        if self._flush_soon is not None:
+            self._flush_soon.cancel()
+            self._flush_soon = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the counts kept so far."""
+        pending, self._pending = self._pending, Counter()
+        if not pending:
+            return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hincrby(key, how, 1)
-                pipe.expire(key, (self.window_min + 2) * 60)
+                for (minute, how), count in pending.items():
+                    key = f"{self.prefix}{minute}"
+                    pipe.hincrby(key, how, count)
+                    pipe.expire(key, (self.window_min + 2) * 60)
                 await pipe.execute()
         except REDIS_ERRORS as exc:
             self._quiet.warning("record", "identification stats not recorded (Redis unavailable): %r", exc)
