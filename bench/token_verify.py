@@ -372,8 +372,10 @@ def measure_http(
             # machine hits them all alike; the wall clock is the median of single requests (robust
             # to the ones a busy machine stalls), the server CPU the median of per-chunk means.
             wall_samples: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
-            for _ in range(max(1, rounds * requests // CHUNK)):
-                for name in ENDPOINTS:
+            # The order turns every round: a chunk pays for the garbage the chunk before it left (the
+            # new-token ones leave the most), so no endpoint may always follow the same one.
+            for turn in range(max(1, rounds * requests // CHUNK)):
+                for name in ENDPOINTS[turn % len(ENDPOINTS):] + ENDPOINTS[:turn % len(ENDPOINTS)]:
                     path = PATHS.get(name, "/trivial")
                     batch = [headers_for(name) for _ in range(CHUNK)]
                     before = cpu_clock() if cpu_clock is not None else 0
@@ -454,16 +456,18 @@ async def in_process(jwk: dict[str, str], tokens: list[str], redis_url: str, req
         await trivial()
         for call in reused.values():
             await call()
+    callers: dict[str, Callable[[], Awaitable[int]]] = {"trivial": trivial, **reused}
+    for name in ("new", "mirror-new"):  # a token the verifier has never seen, on every call
+        pending = iter([asgi_caller(app, PATHS[name], next(fresh)) for _ in range(rounds * requests)])
+        callers[name] = lambda pending=pending: next(pending)()
+    # As over HTTP: endpoints take turns every CHUNK calls, in an order that turns every round (a
+    # chunk pays for the garbage of the one before it), and each gets the median of its chunks.
     results: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
-    for _ in range(rounds):
-        results["trivial"].append(await per_call_us_async(trivial, requests, time.thread_time))
-        for name in ("new", "mirror-new"):
-            pending = iter([asgi_caller(app, PATHS[name], next(fresh)) for _ in range(requests)])
-            results[name].append(await per_call_us_async(lambda pending=pending: next(pending)(), requests, time.thread_time))
-        for name, call in reused.items():
-            results[name].append(await per_call_us_async(call, requests, time.thread_time))
+    for turn in range(max(1, rounds * requests // CHUNK)):
+        for name in ENDPOINTS[turn % len(ENDPOINTS):] + ENDPOINTS[:turn % len(ENDPOINTS)]:
+            results[name].append(await per_call_us_async(callers[name], CHUNK, time.thread_time))
     asgi = {k: statistics.median(v) for k, v in results.items()}
-    report("Per request, in-process ASGI (server side only, no HTTP; CPU time of this thread, so no Redis wait), median of rounds", asgi)
+    report("Per request, in-process ASGI (server side only, no HTTP; CPU time of this thread, so no Redis wait), median of chunks", asgi)
     print(f"  mirror fresh throughout: {mirror.fresh} (sessions: {mirror.sessions})")
     await mirror.stop()
     await mirror.redis.aclose()
