@@ -264,7 +264,7 @@ class IdentificationPipeline:
         return {name: outcomes[name] for name in order if name in outcomes}
 
     async def _admissible(self, params: IdentifyParams, outcomes: dict[str, EngineOutcome]) -> list[EngineClient]:
-        """Engines worth calling now: quota left, breaker not open. Costs Redis reads, no engine I/O."""
+        """Engines worth calling now: quota left, breaker not known to be open. Costs Redis reads, no engine I/O."""
         now = time.time()
         infos = await asyncio.gather(*(self.quotas.info(e.name) for e in self.engines))
         candidates = []
@@ -276,10 +276,14 @@ class IdentificationPipeline:
                 ENGINE_CALLS.labels(engine.name, "quota_exhausted").inc()
             else:
                 candidates.append(engine)
-        snapshots = await asyncio.gather(*(self.breakers[e.name].snapshot() for e in candidates))
+        # Only a breaker this process last saw open is read here (to spare its images the work);
+        # any other is checked by its own call, which reads the shared state anyway.
+        suspect = [e for e in candidates if self.breakers[e.name].last_seen_open]
+        snapshots = dict(zip((e.name for e in suspect), await asyncio.gather(*(self.breakers[e.name].snapshot() for e in suspect)), strict=True))
         admitted = []
-        for engine, snap in zip(candidates, snapshots, strict=True):
-            if (outcome := _open_circuit(snap, now)) is not None:
+        for engine in candidates:
+            snap = snapshots.get(engine.name)
+            if snap is not None and (outcome := _open_circuit(snap, now)) is not None:
                 outcomes[engine.name] = outcome
                 ENGINE_CALLS.labels(engine.name, "circuit_open").inc()
             else:
