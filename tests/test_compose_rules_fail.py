@@ -216,6 +216,13 @@ def test_traefik_mount_check_catches_an_edge_setting_no_template_reads(doc: Comp
     assert any("EDGE_CORS_ORIGIN," in p for p in traefik_mount_problems(bad))
 
 
+def test_traefik_mount_check_catches_the_benchmarks_route_switched_on(doc: Compose) -> None:
+    bad = broken(doc)
+    bad["services"]["traefik"]["environment"]["BENCH_BASELINE_URL"] = "http://identify-gateway:8000"
+    assert any("BENCH_BASELINE_URL only where it is set" in p for p in traefik_mount_problems(bad))
+    assert not any("BENCH_BASELINE_URL" in p for p in traefik_mount_problems(doc))
+
+
 def test_non_root_check_catches_a_root_edge(doc: Compose) -> None:
     bad = broken(doc)
     bad["services"]["traefik"]["user"] = "0:0"

@@ -110,9 +110,15 @@ def traefik_mount_problems(doc: Compose) -> Problems:
         text = dynamic.read_text()
         read |= set(re.findall(r'env\s+"([A-Za-z_][A-Za-z0-9_]*)"', text))
         # A backend's URL is the variable itself, with no default: compose must set it, to a service.
+        # Except a backend that exists only when its variable is set (`{{ if env "X" }}`: the bench
+        # profile's baseline app), which compose must leave unset.
+        optional = set(re.findall(r'\{\{\s*if\s+env\s+"([A-Za-z_][A-Za-z0-9_]*)"\s*\}\}', text))
         for variable in sorted(set(re.findall(r'url:\s*[\'"]\{\{\s*env\s+"([A-Za-z_][A-Za-z0-9_]*)"\s*\}\}', text))):
             value = env.get(variable)
-            if not value:
+            if variable in optional:
+                if value:
+                    problems.append(f"{name}: {dynamic.name} routes to {variable} only where it is set (benchmarks); compose must not set it")
+            elif not value:
                 problems.append(f"{name}: {dynamic.name} reads {variable} from the environment, which compose does not set")
             else:
                 problems += backend_url_problems(doc, name, variable, value)
