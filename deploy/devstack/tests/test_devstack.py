@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ import yaml
 from devstack import secrets_store
 from devstack.edge import render_static_config
 from devstack.layout import TRAEFIK_DIR, Profile
-from devstack.processes import Process, ProcessDied, Supervisor, wait_until
+from devstack.processes import Process, ProcessDied, Supervisor, run_as, wait_until
 from plant_shared.settings import DEV_SECRET_MARKER
 
 
@@ -111,3 +113,28 @@ def test_children_die_with_a_supervisor_killed_outright(tmp_path: Path) -> None:
 def test_only_the_bench_profile_routes_a_baseline_app_through_its_edge() -> None:
     assert Profile("bench").bench_baseline_port == 28190
     assert all(Profile(name).bench_baseline_port is None for name in ("dev", "test", "e2e", "reliability"))
+
+
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_a_child_run_as_postgres_user_can_enter_a_clone_under_mktemp() -> None:
+    # `mktemp -d` makes a 0700 root directory; devstack adds o+rx on the way to PostgreSQL's files.
+    # With root's group kept the directory's group bits (none) applied, and initdb was refused.
+    from devstack.servers import Postgres, _open_path_for
+
+    clone = Path(tempfile.mkdtemp()) / "fresh"
+    try:
+        clone.mkdir()
+        (clone / "inside").write_text("x")
+        user = Postgres(clone, clone, 0, clone / "pg.log").os_user
+        assert user is not None
+        _open_path_for(user, clone)
+
+        listed = subprocess.run(["/bin/ls", str(clone)], capture_output=True, text=True, **run_as(user))  # type: ignore[arg-type]
+        groups = subprocess.run(["/usr/bin/id", "-G"], capture_output=True, text=True, check=True, **run_as(user))  # type: ignore[arg-type]
+    finally:
+        shutil.rmtree(clone.parent, ignore_errors=True)
+
+    assert listed.returncode == 0 and listed.stdout.split() == ["inside"], listed.stderr
+    assert "0" not in groups.stdout.split()

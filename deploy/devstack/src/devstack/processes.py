@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -22,6 +23,15 @@ from typing import Callable
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def run_as(user: str | None) -> dict[str, object]:
+    """`subprocess` arguments that run a child as `user` with that user's own group and no other:
+    with `user=` alone the child keeps root's group, so a root-owned 0705 directory (a `mktemp -d`
+    with o+rx added) is closed to it by its group bits. Empty for None (stay who we are)."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 def child_setup(death_signal: int = signal.SIGTERM) -> Callable[[], None]:
@@ -75,7 +85,7 @@ class Process:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            user=self.user,
+            **run_as(self.user),  # type: ignore[arg-type]
             preexec_fn=child_setup(self.stop_signal),  # noqa: PLW1509 - setsid + prctl only
         )
         log.close()

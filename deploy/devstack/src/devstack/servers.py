@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from devstack.processes import Process, Supervisor, wait_until
+from devstack.processes import Process, Supervisor, run_as, wait_until
 
 # PostgreSQL refuses to run as root; on a root shell (CI, fresh machines) it runs as this user.
 POSTGRES_OS_USER = "plantdev"
@@ -94,7 +94,7 @@ class Postgres:
                 "--locale-provider=builtin", "--builtin-locale=C.UTF-8",
                 "--auth-local=trust", "--auth-host=scram-sha-256",
             ],
-            check=True, user=user, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **run_as(user),  # type: ignore[arg-type]
         )
 
     def answers(self) -> bool:
