@@ -7,7 +7,6 @@ gateway's GATEWAY_* settings in the environment.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import random
@@ -111,29 +110,6 @@ def standin_reset() -> dict:
 
 def standin_calls() -> dict[str, int]:
     return {name: int(state["calls"]) for name, state in standin("/_standin/control").items()}
-
-
-async def open_loop(http: httpx.AsyncClient, send, *, rate: float, requests: int) -> tuple[list[float], float, dict]:
-    """Start `requests` calls of `send(http)` at a fixed aggregate `rate` (req/s), whatever the answers' pace.
-
-    Unlike a closed loop (each client waits for its answer before sending again), arrivals do not
-    slow down when the server does, so queueing shows in the latencies. Each latency counts from the
-    request's scheduled time, so time spent waiting for a free connection of `http`'s pool counts too
-    (no coordinated omission). Returns (latencies in s, achieved rate in req/s, status counts).
-    """
-    latencies: list[float] = []
-    statuses: dict = {}
-    start = time.perf_counter() + 0.05
-
-    async def one(i: int) -> None:
-        due = start + i / rate
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        response = await send(http)
-        latencies.append(time.perf_counter() - due)
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-
-    await asyncio.gather(*(one(i) for i in range(requests)))
-    return latencies, requests / (time.perf_counter() - start), statuses
 
 
 # ---- statistics ----------------------------------------------------------------------------------

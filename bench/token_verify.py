@@ -288,6 +288,15 @@ def summary(measurements: dict[str, dict[str, float] | None]) -> None:
 
 
 ENDPOINTS = ("trivial", "new", "reused", "mirror-new", "mirror-reused", "unchecked-reused", "dependency")
+
+
+def in_turn(turn: int) -> tuple[str, ...]:
+    """ENDPOINTS starting one further each turn: a chunk pays for the garbage the chunk before it left
+    (the new-token ones leave the most), so no endpoint may always follow the same one."""
+    shift = turn % len(ENDPOINTS)
+    return ENDPOINTS[shift:] + ENDPOINTS[:shift]
+
+
 PATHS = {
     "new": "/auth",
     "reused": "/auth",
@@ -372,10 +381,8 @@ def measure_http(
             # machine hits them all alike; the wall clock is the median of single requests (robust
             # to the ones a busy machine stalls), the server CPU the median of per-chunk means.
             wall_samples: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
-            # The order turns every round: a chunk pays for the garbage the chunk before it left (the
-            # new-token ones leave the most), so no endpoint may always follow the same one.
             for turn in range(max(1, rounds * requests // CHUNK)):
-                for name in ENDPOINTS[turn % len(ENDPOINTS):] + ENDPOINTS[:turn % len(ENDPOINTS)]:
+                for name in in_turn(turn):
                     path = PATHS.get(name, "/trivial")
                     batch = [headers_for(name) for _ in range(CHUNK)]
                     before = cpu_clock() if cpu_clock is not None else 0
@@ -460,11 +467,10 @@ async def in_process(jwk: dict[str, str], tokens: list[str], redis_url: str, req
     for name in ("new", "mirror-new"):  # a token the verifier has never seen, on every call
         pending = iter([asgi_caller(app, PATHS[name], next(fresh)) for _ in range(rounds * requests)])
         callers[name] = lambda pending=pending: next(pending)()
-    # As over HTTP: endpoints take turns every CHUNK calls, in an order that turns every round (a
-    # chunk pays for the garbage of the one before it), and each gets the median of its chunks.
+    # As over HTTP: endpoints take turns every CHUNK calls (`in_turn`); each gets the median of its chunks.
     results: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
     for turn in range(max(1, rounds * requests // CHUNK)):
-        for name in ENDPOINTS[turn % len(ENDPOINTS):] + ENDPOINTS[:turn % len(ENDPOINTS)]:
+        for name in in_turn(turn):
             results[name].append(await per_call_us_async(callers[name], CHUNK, time.thread_time))
     asgi = {k: statistics.median(v) for k, v in results.items()}
     report("Per request, in-process ASGI (server side only, no HTTP; CPU time of this thread, so no Redis wait), median of chunks", asgi)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from auth_service.key_encryption import KeyDecryptionError, KeyEncryptor
 
-KEK = "k" * 40
+KEK = secrets.token_urlsafe(30)  # generated per run: no key material in the repository
 
 
 def test_sealed_key_opens_with_the_same_kek_and_kid():
@@ -20,7 +22,7 @@ def test_another_kek_cannot_open_it():
     sealed = KeyEncryptor(KEK).seal("kid-1", b"secret")
 
     with pytest.raises(KeyDecryptionError, match="AUTH_KEY_ENCRYPTION_KEY"):
-        KeyEncryptor("z" * 40).open("kid-1", sealed)
+        KeyEncryptor(secrets.token_urlsafe(30)).open("kid-1", sealed)
 
 
 def test_a_ciphertext_moved_to_another_kid_does_not_open():

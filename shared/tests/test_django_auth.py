@@ -5,6 +5,7 @@ minimally, only if nothing configured it before.
 """
 
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -17,7 +18,7 @@ from django.conf import settings
 
 if not settings.configured:
     settings.configure(
-        SECRET_KEY="shared-tests-only",
+        SECRET_KEY=secrets.token_urlsafe(50),  # generated per run
         ALLOWED_HOSTS=["*"],
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
         DATABASES={},
@@ -140,7 +141,6 @@ def test_no_token_is_401_with_a_bearer_challenge(platform) -> None:
 
 @pytest.mark.parametrize("forge", ["wrong-aud", "expired", "refresh", "alg-none", "garbage-header"])
 def test_forged_tokens_are_401_with_an_invalid_token_challenge(platform, key, kit, forge) -> None:
-    import secrets
     import time
 
     header = {

@@ -8,7 +8,6 @@ stack stays up for everyone else).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -18,11 +17,10 @@ from typing import Any
 async def test_redis_dying_mid_request_and_coming_back(
     standin: Any, redis_proxy: Any, make_app: Callable[..., Any], running: Callable[..., Any], kit: SimpleNamespace
 ) -> None:
-    db = os.environ["GATEWAY_REDIS_URL"].rsplit("/", 1)[1]
     standin.set("plant_id", "ok", delay_s=0.5)
     # A short lease: the in-flight request's lock release is lost with Redis, and the lock then
     # blocks the same photo until it expires (see the report on single-flight).
-    app = make_app(redis_url=f"redis://127.0.0.1:{redis_proxy.port}/{db}", redis_timeout_s=0.3, lock_lease_ms=2000)
+    app = make_app(redis_url=redis_proxy.url, redis_timeout_s=0.3, lock_lease_ms=2000)
     image = kit.photo(90)
     async with running(app) as client:
         # Given a request in flight (it holds the lock, and will want to store its result)
