@@ -1,13 +1,20 @@
 """The FastAPI bearer dependency through a tiny app: envelopes, challenges, roles and scopes."""
 
+import asyncio
+import os
+import time
+import uuid
 from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request
+import redis.asyncio as aioredis
+from fastapi import Depends, FastAPI
 
 from plant_shared.fastapi_support import bearer_claims, install_error_handlers, require_role, require_scope
-from plant_shared.tokens import Claims, TokenVerifier
+from plant_shared.tokens import Claims, DenylistMirror, DenylistVerdict, TokenVerifier, deny
+
+REDIS_URL = os.environ["SHARED_TEST_REDIS_URL"]  # conftest has checked it is set
 
 
 def _app(verifier: TokenVerifier) -> FastAPI:
@@ -18,13 +25,13 @@ def _app(verifier: TokenVerifier) -> FastAPI:
     optional = bearer_claims(lambda request: request.app.state.verifier, required=False)
 
     @app.get("/me")
-    async def me(claims: Annotated[Claims, Depends(current)], request: Request) -> dict[str, Any]:
+    async def me(claims: Annotated[Claims, Depends(current)]) -> dict[str, Any]:
         """The caller's identity."""
-        return {"sub": claims.sub, "roles": list(claims.roles), "same": request.state.token_claims is claims}
+        return {"sub": claims.sub, "roles": list(claims.roles)}
 
     @app.get("/maybe")
-    async def maybe(claims: Annotated[Claims | None, Depends(optional)], request: Request) -> dict[str, Any]:
-        return {"sub": claims.sub if claims else None, "state": request.state.token_claims is claims}
+    async def maybe(claims: Annotated[Claims | None, Depends(optional)]) -> dict[str, Any]:
+        return {"sub": claims.sub if claims else None}
 
     @app.get("/admin")
     async def admin(claims: Annotated[Claims, Depends(require_role("admin", "editor", claims=current))]) -> dict[str, str]:
@@ -51,7 +58,7 @@ async def test_a_valid_token_reaches_the_route(client, key) -> None:
     response = await client.get("/me", headers=bearer(key.mint()))
 
     assert response.status_code == 200
-    assert response.json()["roles"] == ["member"] and response.json()["same"] is True
+    assert response.json()["roles"] == ["member"]
 
 
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
@@ -123,7 +130,7 @@ async def test_a_refresh_token_is_refused(client) -> None:
 async def test_optional_without_a_token_gives_none(client) -> None:
     response = await client.get("/maybe")
 
-    assert response.status_code == 200 and response.json() == {"sub": None, "state": True}
+    assert response.status_code == 200 and response.json() == {"sub": None}
 
 
 @pytest.mark.parametrize("value", [b"Bearer \xe9\xe9.\xe9\xe9.x", b"\xff\xfe", b"Bearer " + bytes(range(128, 256))])
@@ -153,7 +160,7 @@ async def test_optional_with_a_good_token_gives_the_claims(client, key) -> None:
 
     response = await client.get("/maybe", headers=bearer(key.mint(claims)))
 
-    assert response.json() == {"sub": claims["sub"], "state": True}
+    assert response.json() == {"sub": claims["sub"]}
 
 
 async def test_a_member_on_an_editor_route_gets_403(client, key) -> None:
@@ -270,3 +277,42 @@ async def test_two_bearer_dependencies_on_one_route_verify_the_token_once(key, m
     assert first.json() == {"same": True} and once == 1
     assert second.status_code == 200 and len(calls) == 4
     assert other.json() == {"same": False}
+
+
+async def test_with_a_fresh_mirror_a_reused_token_is_settled_in_memory_and_revocation_still_refuses_it(key, make_verifier, redis_client) -> None:
+    mirror = DenylistMirror(aioredis.from_url(REDIS_URL, socket_timeout=1.0), client_name=f"bearer-test-{uuid.uuid4().hex[:12]}")
+    assert await mirror.start(wait=5.0)
+    verifier = make_verifier(denylist_mirror=mirror)
+    verify_calls = []
+    real_verify = verifier.verify
+
+    async def counted_verify(token: str) -> Claims:
+        verify_calls.append(token)
+        return await real_verify(token)
+
+    verifier.verify = counted_verify  # type: ignore[method-assign]
+    claims = key.claims()
+    token = key.mint(claims)
+    jti_key = f"deny:jti:{claims['jti']}"
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app(verifier)), base_url="http://t") as client:
+            first = await client.get("/me", headers=bearer(token))
+            again = [await client.get("/me", headers=bearer(token)) for _ in range(3)]
+            spaced = await client.get("/me", headers={"Authorization": f"Bearer  {token} "})  # not the exact text: verified
+            remembered = verifier.settled(token)
+            await deny(redis_client, jti_key, "1", 60)
+            deadline = time.monotonic() + 2
+            while mirror.check(remembered) is not DenylistVerdict.REVOKED:
+                assert time.monotonic() < deadline, "the mirror never saw the revocation"
+                await asyncio.sleep(0.01)
+            revoked = await client.get("/me", headers=bearer(token))
+    finally:
+        await redis_client.delete(jti_key)
+        await mirror.stop()
+        await mirror.redis.aclose()
+
+    assert first.status_code == 200 and all(r.status_code == 200 and r.json()["sub"] == claims["sub"] for r in again)
+    assert spaced.status_code == 200
+    assert verify_calls == [token, token]  # the first request and the spaced one; the reuses were settled in memory
+    assert revoked.status_code == 401 and revoked.json()["code"] == "token_revoked"
+    assert revoked.headers["www-authenticate"] == 'Bearer error="invalid_token"'

@@ -758,3 +758,81 @@ async def test_stopping_survives_a_lost_cancellation(redis_client: aioredis.Redi
     await asyncio.wait_for(mirror.stop(), 2.0)
 
     assert not mirror.running and not mirror.fresh
+
+
+# --- settled(): the no-await path the FastAPI dependency tries first --------------------------
+
+
+async def test_settled_answers_a_remembered_token_from_memory_and_only_then(key, admin, start_mirror, make_verifier, redis_client) -> None:
+    mirror = await start_mirror(reconnect_delay=(1.0, 1.0))
+    counting = CountingClient(redis_client)
+    verifier = make_verifier(denylist_redis=counting, denylist_mirror=mirror)
+    claims = key.claims()
+    token = key.mint(claims)
+
+    assert verifier.settled(token) is None  # never verified: the signature must be checked first
+    verified = await verifier.verify(token)
+    assert verifier.settled(token) is verified
+    assert verifier.settled(token + "A") is None and verifier.settled(" " + token) is None  # only the exact text
+
+    await write(admin, f"deny:sid:{claims['sid']}")
+    assert await eventually(lambda: mirror.check(claims_of(claims)) is DenylistVerdict.REVOKED, 1.0)
+    with pytest.raises(TokenError) as caught:
+        verifier.settled(token)
+    assert caught.value.code == "token_revoked"
+    assert counting.calls == []
+
+
+async def test_settled_leaves_it_to_verify_when_redis_must_be_read(key, admin, start_mirror, make_verifier, redis_client) -> None:
+    mirror = await start_mirror(reconnect_delay=(5.0, 5.0))
+    with_mirror = make_verifier(denylist_mirror=mirror)
+    mget_only = make_verifier()  # no mirror: every verification reads the deny-list
+    claims = key.claims()
+    token = key.mint(claims)
+    await with_mirror.verify(token)
+    await mget_only.verify(token)
+
+    assert mget_only.settled(token) is None
+    await kill_subscription(admin, mirror.client_name)
+    assert await eventually(lambda: not mirror.fresh, 1.0)
+    await write(admin, f"deny:jti:{claims['jti']}", publish=False)  # only the MGET can see it
+
+    assert with_mirror.settled(token) is None  # the mirror is not fresh: not settled from memory
+    for verifier in (with_mirror, mget_only):
+        with pytest.raises(TokenError) as caught:
+            await verifier.verify(token)
+        assert caught.value.code == "token_revoked"
+
+
+async def test_an_expired_remembered_token_is_not_settled_and_verify_refuses_it(key, make_verifier) -> None:
+    verifier = make_verifier(denylist_redis=None, leeway=0)  # no deny-list at all: memory settles
+    now = int(time.time())
+    token = key.mint(iat=now - 60, nbf=now - 60, exp=now + 1)
+    claims = await verifier.verify(token)
+    assert verifier.settled(token) is claims
+
+    await asyncio.sleep(now + 1.05 - time.time())
+
+    assert verifier.settled(token) is None
+    with pytest.raises(TokenError) as caught:
+        await verifier.verify(token)
+    assert caught.value.code == "token_expired"
+
+
+async def test_verifications_are_counted_by_outcome_from_every_thread(key, make_verifier, start_mirror) -> None:
+    verifier = make_verifier(denylist_mirror=await start_mirror())
+    token = key.mint()
+    ok, invalid = metric("token_verifications_total", outcome="ok"), metric("token_verifications_total", outcome="token_invalid")
+
+    await verifier.verify(token)  # verified
+    verifier.settled(token)  # settled from memory
+    with pytest.raises(TokenError):
+        await verifier.verify(token[:-4])
+    threads = [threading.Thread(target=lambda: [verifier.settled(token) for _ in range(1000)]) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert metric("token_verifications_total", outcome="ok") == ok + 2 + 4000
+    assert metric("token_verifications_total", outcome="token_invalid") == invalid + 1

@@ -35,8 +35,6 @@ from redis.asyncio import Redis
 from auth_service.keyring import KeyRing
 from auth_service.token_contract import LEEWAY_SECONDS, OWN_AUDIENCE
 
-_VERIFIED_OK = VERIFICATIONS.labels("ok")
-
 
 def invalid(detail: str = "The access token is invalid.", code: str = TOKEN_INVALID) -> ApiError:
     return token_error_to_api_error(TokenError(code, detail))
@@ -76,9 +74,9 @@ class AccessTokenVerifier:
             claims = decode_and_validate(token, await self._public_key(kid), issuer=self._issuer, audience=self._audience, leeway=LEEWAY_SECONDS)
             await self._check_denylist(claims)
         except TokenError as exc:
-            VERIFICATIONS.labels(exc.code).inc()
+            VERIFICATIONS.refused(exc.code)
             raise token_error_to_api_error(exc) from None
-        _VERIFIED_OK.inc()
+        VERIFICATIONS.ok()
         return claims
 
     async def _public_key(self, kid: str) -> Ed25519PublicKey:
