@@ -60,7 +60,7 @@ async def test_fail_counts_show_the_configured_thresholds(standin: Any, make_app
 async def test_an_open_breaker_is_unhealthy_503_with_its_state(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any]) -> None:
     app = make_app()
     async with running(app) as client:
-        await app.state.resources.breakers["plant_id"].force_open("test: operator", for_s=60)
+        await app.resources.breakers["plant_id"].force_open("test: operator", for_s=60)
         response = await client.get(HEALTH)
 
     assert response.status_code == 503

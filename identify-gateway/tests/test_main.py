@@ -101,7 +101,7 @@ async def test_lifespan_shares_one_client_per_engine_with_explicit_timeouts_and_
     app = make_app(plant_id_timeout_s=7.0, plantnet_timeout_s=11.0, engine_connect_timeout_s=2.0, plant_id_base_url="http://standin.test/api/v3")
 
     async with running(app):
-        resources = app.state.resources
+        resources = app.resources
         assert resources.plant_id_http.timeout.read == 7.0
         assert resources.plantnet_http.timeout.read == 11.0
         assert resources.plant_id_http.timeout.connect == 2.0

@@ -74,7 +74,7 @@ def client_ip(request: Request, trusted_proxies: Iterable[str]) -> str:
 
 
 def _verifier(request: Request) -> TokenVerifier:
-    return request.app.state.resources.verifier
+    return request.app.resources.verifier
 
 
 optional_bearer = bearer_claims(_verifier, required=False, missing_detail=AUTH_REQUIRED)

@@ -24,6 +24,17 @@ SERVICE = "identify-gateway"
 log = logging.getLogger(__name__)
 
 
+class GatewayApp(FastAPI):
+    """The gateway's app, holding the process's `Resources` (set by the lifespan) as a plain attribute.
+
+    Read on every request (the token verifier, the clients): `app.state`, Starlette's bag of
+    attributes, answers each read through a failed look-up and a Python `__getattr__`, about a
+    microsecond inside a request, as much as verifying a reused token.
+    """
+
+    resources: Resources
+
+
 class ScrapeGauges:
     """Refresh the gauges read from shared state (queue depths, quota levels) when `/metrics` is scraped.
 
@@ -36,7 +47,7 @@ class ScrapeGauges:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/metrics":
-            resources = getattr(scope["app"].state, "resources", None)
+            resources = getattr(scope["app"], "resources", None)
             if resources is not None:
                 try:
                     await refresh_gauges(resources)
@@ -47,25 +58,25 @@ class ScrapeGauges:
 
 def ready_checks(request: Request) -> dict[str, Check]:
     """`/readyz` passes when the gateway's PostgreSQL and Redis both answer."""
-    resources: Resources = request.app.state.resources
+    resources: Resources = request.app.resources
     return {"postgres": lambda: ping_database(resources.db_engine), "redis": resources.redis.ping}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> GatewayApp:
     """Build the app; settings are read at startup (from the environment unless given), not at import."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: GatewayApp) -> AsyncIterator[None]:
         active = settings or get_settings()
         configure_logging(service=SERVICE, level=active.log_level)
         init_from_settings(active, service=SERVICE, distribution="identify-gateway")
         # httpx logs every request URL at INFO, and Pl@ntNet's API key travels in the query string.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         async with open_resources(active) as resources:
-            app.state.resources = resources
+            app.resources = resources
             yield
 
-    app = FastAPI(
+    app = GatewayApp(
         title="Plant Community identification gateway",
         version=__version__,
         lifespan=lifespan,
@@ -82,7 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(status.csp_router)
     app.include_router(sockets.router)
     app.add_middleware(ScrapeGauges)
-    return instrument(app, service=SERVICE, ready_checks=ready_checks)
+    instrument(app, service=SERVICE, ready_checks=ready_checks)
+    return app
 
 
 app = create_app()

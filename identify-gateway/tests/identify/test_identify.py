@@ -159,7 +159,7 @@ async def test_a_flapping_engine_opens_its_breaker_then_one_probe_closes_it(stan
         # When the reset timeout has passed
         await asyncio.sleep(0.6)
         probe = (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(13)))).json()
-        snapshot = await app.state.resources.breakers["plantnet"].snapshot()
+        snapshot = await app.resources.breakers["plantnet"].snapshot()
 
     # Then: two failures, one fast refusal with no call, then a successful probe closes it
     assert statuses == ["failed", "failed", "circuit_open"]
@@ -174,7 +174,7 @@ async def test_plant_id_out_of_credits_forces_its_breaker_open_and_is_not_called
     async with running(app) as client:
         first = (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(14)))).json()
         second = (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(15)))).json()
-        snapshot = await app.state.resources.breakers["plant_id"].snapshot()
+        snapshot = await app.resources.breakers["plant_id"].snapshot()
         health = (await client.get(kit.HEALTH)).json()
 
     assert first["engines"]["plant_id"]["status"] == "quota_exhausted" and first["degraded"] is True
@@ -191,7 +191,7 @@ async def test_plantnet_daily_quota_gone_is_skipped_until_the_reset(standin: Any
     async with running(app) as client:
         first = (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(16)))).json()
         second = (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(17)))).json()
-        snapshot = await app.state.resources.breakers["plantnet"].snapshot()
+        snapshot = await app.resources.breakers["plantnet"].snapshot()
 
     assert first["engines"]["plantnet"]["status"] == "quota_exhausted"
     assert second["engines"]["plantnet"]["status"] == "quota_exhausted"
@@ -204,7 +204,7 @@ async def test_species_not_found_is_a_valid_empty_answer_not_a_failure(standin: 
     app = make_app(plantnet_fail_max=1)
     async with running(app) as client:
         body = (await client.post(kit.IDENTIFY, files=kit.upload(kit.uniform()))).json()
-        snapshot = await app.state.resources.breakers["plantnet"].snapshot()
+        snapshot = await app.resources.breakers["plantnet"].snapshot()
 
     assert body["engines"]["plantnet"]["status"] == "no_match"
     assert body["degraded"] is False
@@ -224,7 +224,7 @@ async def test_health_assessment_adds_disease_suggestions(standin: Any, make_app
 async def test_several_images_of_one_plant_travel_with_their_organs(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any], kit: SimpleNamespace) -> None:
     app = make_app()
     async with running(app) as client:
-        sent = kit.capture(app.state.resources)
+        sent = kit.capture(app.resources)
         response = await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(19), kit.photo(20)), data={"organs": ["flower", "leaf"]})
 
     assert response.status_code == 200, response.text
@@ -263,7 +263,7 @@ async def test_exif_gps_and_every_other_metadata_is_stripped_before_any_engine_s
     assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)
     app = make_app()
     async with running(app) as client:
-        sent = kit.capture(app.state.resources)
+        sent = kit.capture(app.resources)
         response = await client.post(kit.IDENTIFY, files=kit.upload(original))
 
     assert response.status_code == 200
@@ -280,7 +280,7 @@ async def test_exif_gps_and_every_other_metadata_is_stripped_before_any_engine_s
 async def test_large_photos_are_resized_to_what_each_engine_handles_best(standin: Any, make_app: Callable[..., Any], running: Callable[..., Any], kit: SimpleNamespace) -> None:
     app = make_app()
     async with running(app) as client:
-        sent = kit.capture(app.state.resources)
+        sent = kit.capture(app.resources)
         await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(22, size=(3000, 2000))))
 
     (plant_id_image,) = sent.plant_id_images()
@@ -376,7 +376,7 @@ async def test_engine_5xx_is_a_failure_counted_by_its_breaker(
     app = make_app()
     async with running(app) as client:
         body = (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(28)))).json()
-        snapshot = await app.state.resources.breakers[engine].snapshot()
+        snapshot = await app.resources.breakers[engine].snapshot()
 
     assert body["engines"][engine]["status"] == "failed"
     assert snapshot.fail_count == 1
@@ -392,7 +392,7 @@ async def test_when_plant_id_credits_return_its_breaker_closes_again(standin: An
         standin.set("plant_id", "ok")
         await client.get(kit.HEALTH)
         for _ in range(50):
-            if (await app.state.resources.breakers["plant_id"].snapshot()).state == "closed":
+            if (await app.resources.breakers["plant_id"].snapshot()).state == "closed":
                 break
             await asyncio.sleep(0.05)
         body = (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(30)))).json()
@@ -416,7 +416,7 @@ async def test_the_pipeline_reports_progress_per_engine_for_the_worker(standin: 
     app = make_app()
     async with running(app):
         raw = RawImage.from_bytes(kit.photo(31), accept=frozenset(ImageKind))
-        outcome = await app.state.resources.pipeline.identify(
+        outcome = await app.resources.pipeline.identify(
             IdentifyInput(request_id=uuid.uuid4(), images=(raw,), params=IdentifyParams()), on_event=on_event
         )
 

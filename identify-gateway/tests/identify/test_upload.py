@@ -90,7 +90,7 @@ async def test_an_image_just_over_the_pixel_cap_is_refused(standin: Any, make_ap
 
 async def test_a_polyglot_is_re_encoded_so_nothing_after_the_image_reaches_an_engine(gateway: Any, kit: SimpleNamespace) -> None:
     polyglot = kit.photo(41) + b"<html><script>alert('x')</script></html>" + b"PK\x03\x04" + b"\x00" * 26 + b"evil.txt"
-    sent = kit.capture(gateway.app.state.resources)
+    sent = kit.capture(gateway.app.resources)
 
     response = await gateway.post(kit.IDENTIFY, files=kit.upload(polyglot))
 
@@ -134,7 +134,7 @@ async def test_png_webp_and_heic_are_accepted_and_sent_as_jpeg(gateway: Any, kit
         from pillow_heif import register_heif_opener
 
         register_heif_opener()
-    sent = kit.capture(gateway.app.state.resources)
+    sent = kit.capture(gateway.app.resources)
 
     response = await gateway.post(kit.IDENTIFY, files=kit.upload(kit.photo(44, fmt=fmt, **save), name="photo.bin", content_type="application/octet-stream"))
 

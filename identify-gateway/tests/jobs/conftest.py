@@ -144,7 +144,7 @@ class LiveGateway:
 
     @property
     def resources(self) -> Any:
-        return self.app.state.resources
+        return self.app.resources
 
 
 def serve_in_thread(app: Any) -> Iterator[LiveGateway]:

@@ -50,7 +50,7 @@ async def test_a_queued_job_is_stored_with_its_photo_normalised_and_without_meta
 
     assert response.status_code == 202, response.text
     job_id = uuid.UUID(response.json()["id"])
-    async with app.state.resources.sessions() as session:
+    async with app.resources.sessions() as session:
         upload = await session.scalar(select(IdentificationUpload).where(IdentificationUpload.request_id == job_id))
         item = await session.get(IdentificationRequest, job_id)
     stored = Image.open(io.BytesIO(upload.data))
@@ -62,7 +62,7 @@ async def test_a_queued_job_is_stored_with_its_photo_normalised_and_without_meta
 
 async def test_a_job_run_twice_writes_one_result_and_the_second_run_does_nothing(app_and_client: Any, standin: Any, tokens: Any, kit: SimpleNamespace) -> None:
     app, client = app_and_client
-    resources = app.state.resources
+    resources = app.resources
     job_id = uuid.UUID((await client.post(JOBS, files=kit.upload(kit.photo(701)), headers=tokens.bearer())).json()["id"])
 
     first = await resources.runner.run(job_id)
@@ -82,7 +82,7 @@ async def test_a_job_run_twice_writes_one_result_and_the_second_run_does_nothing
 
 async def test_an_item_answer_is_written_once_whoever_writes_second(app_and_client: Any, standin: Any, tokens: Any, kit: SimpleNamespace) -> None:
     app, client = app_and_client
-    resources = app.state.resources
+    resources = app.resources
     job_id = uuid.UUID((await client.post(JOBS, files=kit.upload(kit.photo(702)), headers=tokens.bearer())).json()["id"])
 
     assert await resources.jobs.complete_item(job_id, {"success": True, "engines": {}, "answer": 1}) is True
@@ -95,7 +95,7 @@ async def test_an_item_answer_is_written_once_whoever_writes_second(app_and_clie
 
 async def test_a_redelivered_job_resumes_and_counts_its_deliveries(app_and_client: Any, standin: Any, tokens: Any, kit: SimpleNamespace) -> None:
     app, client = app_and_client
-    resources = app.state.resources
+    resources = app.resources
     job_id = uuid.UUID((await client.post(JOBS, files=kit.upload(kit.photo(703)), headers=tokens.bearer())).json()["id"])
     await resources.jobs.start(job_id)  # a delivery whose worker then died
 
@@ -110,7 +110,7 @@ async def test_a_job_whose_workers_keep_dying_fails_and_is_refunded(
     app_and_client: Any, redis_prefix: str, standin: Any, tokens: Any, kit: SimpleNamespace, make_settings: Callable[..., Any]
 ) -> None:
     app, client = app_and_client
-    resources = app.state.resources
+    resources = app.resources
     user = uuid.uuid4()
     job_id = uuid.UUID((await client.post(JOBS, files=kit.upload(kit.photo(704)), headers=tokens.bearer(user))).json()["id"])
     for _ in range(resources.settings.job_max_deliveries):
@@ -126,7 +126,7 @@ async def test_a_job_whose_workers_keep_dying_fails_and_is_refunded(
 
 async def test_an_outage_asks_for_a_retry_then_fails_with_the_reason(app_and_client: Any, standin: Any, tokens: Any, kit: SimpleNamespace) -> None:
     app, client = app_and_client
-    resources = app.state.resources
+    resources = app.resources
     standin.set("plant_id", "fail")
     standin.set("plantnet", "fail")
     job_id = uuid.UUID((await client.post(JOBS, files=kit.upload(kit.photo(705)), headers=tokens.bearer())).json()["id"])
@@ -154,7 +154,7 @@ def test_backoff_is_exponential_with_jitter_capped_and_respects_the_engines_hint
 
 async def test_the_store_refuses_to_start_a_finished_job(app_and_client: Any, standin: Any, tokens: Any, kit: SimpleNamespace) -> None:
     app, client = app_and_client
-    resources = app.state.resources
+    resources = app.resources
     job_id = uuid.UUID((await client.post(JOBS, files=kit.upload(kit.photo(706)), headers=tokens.bearer())).json()["id"])
     await resources.runner.run(job_id)
 

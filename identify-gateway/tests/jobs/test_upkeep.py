@@ -36,7 +36,7 @@ async def test_an_engine_past_80_percent_of_its_quota_is_logged_and_flagged(
     (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(801)), headers=tokens.bearer())).raise_for_status()
 
     with caplog.at_level(logging.WARNING, logger="identify_gateway.jobs.upkeep"):
-        levels = await upkeep.check_quotas(app.state.resources)
+        levels = await upkeep.check_quotas(app.resources)
 
     assert levels["plantnet"].level == "warning" and levels["plantnet"].used_ratio == pytest.approx(0.85)
     assert levels["plant_id"].level in ("ok", "unknown")
@@ -53,7 +53,7 @@ async def test_an_engine_out_of_quota_is_reported_and_skipped(
     (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(802)), headers=tokens.bearer())).raise_for_status()  # uses the last one
 
     with caplog.at_level(logging.WARNING, logger="identify_gateway.jobs.upkeep"):
-        levels = await upkeep.check_quotas(app.state.resources)
+        levels = await upkeep.check_quotas(app.resources)
     calls = standin.calls()["plantnet"]
     after = (await client.post(kit.IDENTIFY, files=kit.upload(kit.photo(803)), headers=tokens.bearer())).json()
 
@@ -67,7 +67,7 @@ async def test_retention_expires_stuck_jobs_and_deletes_old_photos_and_results(
     app_and_client: Any, redis_prefix: str, standin: Any, tokens: Any, kit: SimpleNamespace
 ) -> None:
     app, client = app_and_client
-    resources = app.state.resources
+    resources = app.resources
     user = uuid.uuid4()
     me = tokens.bearer(user)
     stuck = uuid.UUID((await client.post(JOBS, files=kit.upload(kit.photo(811)), headers=me)).json()["id"])  # no worker: stays queued
@@ -97,7 +97,7 @@ async def test_retention_expires_stuck_jobs_and_deletes_old_photos_and_results(
 
 async def test_retention_deletes_jobs_with_their_items_past_the_history_retention(app_and_client: Any, tokens: Any, kit: SimpleNamespace) -> None:
     app, client = app_and_client
-    resources = app.state.resources
+    resources = app.resources
     job_id = uuid.UUID((await client.post(JOBS, files=kit.upload(kit.photo(821)), headers=tokens.bearer())).json()["id"])
     async with resources.sessions() as session, session.begin():
         await session.execute(text("UPDATE identification_jobs SET created_at = now() - interval '400 days' WHERE id = :id"), {"id": job_id})

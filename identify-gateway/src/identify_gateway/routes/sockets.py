@@ -107,7 +107,7 @@ async def _close(websocket: WebSocket, code: int = 1000) -> None:
 
 @router.websocket("/ws/v1/identifications/{job_id}")
 async def job_events(websocket: WebSocket, job_id: str) -> None:
-    resources: Resources = websocket.app.state.resources
+    resources: Resources = websocket.app.resources
     claims = await authenticate(websocket, resources)
     if claims is None:
         return
@@ -195,7 +195,7 @@ async def _stream(websocket: WebSocket, resources: Resources, job_id: uuid.UUID,
 @router.websocket("/ws/v1/status")
 async def status_events(websocket: WebSocket) -> None:
     """The status page's feed: one snapshot every `GATEWAY_STATUS_INTERVAL_S`, admins only."""
-    resources: Resources = websocket.app.state.resources
+    resources: Resources = websocket.app.resources
     claims = await authenticate(websocket, resources)
     if claims is None:
         return
