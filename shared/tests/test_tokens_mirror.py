@@ -836,3 +836,22 @@ async def test_verifications_are_counted_by_outcome_from_every_thread(key, make_
 
     assert metric("token_verifications_total", outcome="ok") == ok + 2 + 4000
     assert metric("token_verifications_total", outcome="token_invalid") == invalid + 1
+
+
+async def test_clears_is_true_only_when_check_allows_without_any_entry(key, admin, start_mirror) -> None:
+    mirror = await start_mirror(reconnect_delay=(5.0, 5.0))
+    clean, revoked, cut_before = key.claims(), key.claims(), key.claims()
+    await write(admin, f"deny:jti:{revoked['jti']}")
+    await write(admin, f"deny:sub:{cut_before['sub']}", cut_before["iat"] - 60)  # a cut-off older than the token
+    assert await eventually(lambda: len(mirror) >= 2, 1.0)
+
+    def both(payload: dict[str, Any]) -> tuple[bool, DenylistVerdict]:
+        claims = claims_of(payload)
+        return mirror.clears(denylist_keys(claims)), mirror.check(claims)
+
+    assert both(clean) == (True, DenylistVerdict.ALLOWED)
+    assert both(revoked) == (False, DenylistVerdict.REVOKED)
+    assert both(cut_before) == (False, DenylistVerdict.ALLOWED)  # an entry matches: `check` judges it
+    await kill_subscription(admin, mirror.client_name)
+    assert await eventually(lambda: not mirror.fresh, 1.0)
+    assert both(clean) == (False, DenylistVerdict.UNKNOWN)

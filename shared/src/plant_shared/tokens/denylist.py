@@ -285,6 +285,14 @@ class _MirrorBase:
     def __len__(self) -> int:
         return len(self._entries.values)
 
+    def clears(self, keys: Sequence[str]) -> bool:
+        """True when the mirror is fresh and holds none of `keys`: not revoked, known without I/O.
+
+        The common case of `check` in one expression, for the per-request path; False means
+        "ask `check`" (an entry matches, perhaps expired, or the mirror is not fresh).
+        """
+        return self._fresh and time.monotonic() - self._last_heard < self.max_silence and self._entries.values.keys().isdisjoint(keys)
+
     def check(self, claims: Claims, keys: Sequence[str] | None = None) -> DenylistVerdict:
         """The deny-list verdict for `claims`, from memory only (no I/O).
 

@@ -120,7 +120,7 @@ class _VerifierBase:
         verified = self.verified_tokens.recall(token, time.time(), self.jwks.knows)
         if verified is None:
             return None
-        if mirror is not None:
+        if mirror is not None and not mirror.clears(verified.denylist_keys):
             verdict = mirror.check(verified.claims, verified.denylist_keys)
             if verdict is DenylistVerdict.UNKNOWN:
                 return None  # `verify` asks Redis (and counts the fallback)
@@ -136,7 +136,10 @@ class _VerifierBase:
         Raises:
             TokenError: `token_revoked`, from the mirror's entries.
         """
-        verdict = self._mirror.check(verified.claims, verified.denylist_keys)  # type: ignore[union-attr]
+        mirror = self._mirror
+        if mirror.clears(verified.denylist_keys):  # type: ignore[union-attr]
+            return True
+        verdict = mirror.check(verified.claims, verified.denylist_keys)  # type: ignore[union-attr]
         if verdict is DenylistVerdict.ALLOWED:
             return True
         if verdict is DenylistVerdict.REVOKED:
