@@ -777,10 +777,11 @@ async def test_settled_answers_a_remembered_token_from_memory_and_only_then(key,
 
     await write(admin, f"deny:sid:{claims['sid']}")
     assert await eventually(lambda: mirror.check(claims_of(claims)) is DenylistVerdict.REVOKED, 1.0)
+    assert verifier.settled(token) is None  # an entry matches: `verify` judges it
     with pytest.raises(TokenError) as caught:
-        verifier.settled(token)
+        await verifier.verify(token)
     assert caught.value.code == "token_revoked"
-    assert counting.calls == []
+    assert counting.calls == []  # refused from the mirror's entries, no Redis read
 
 
 async def test_settled_leaves_it_to_verify_when_redis_must_be_read(key, admin, start_mirror, make_verifier, redis_client) -> None:

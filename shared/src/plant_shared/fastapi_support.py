@@ -144,9 +144,10 @@ class PlatformBearer(HTTPBearer):
     It is on the path of every authenticated request, so it does little per request: one pass
     over the raw ASGI headers (no `Headers` object, none of `HTTPBearer`'s own parsing), then for
     a token the verifier has seen, `TokenVerifier.settled` (a dictionary look-up plus the expiry
-    and in-memory deny-list checks, nothing awaited). Any other token goes through `verify`, once per request even when a
-    route depends on several of these (FastAPI caches each dependency separately): a second one
-    with the same verifier and the same token takes the first one's claims.
+    and in-memory deny-list checks, nothing awaited). Anything else goes through `verify`, once
+    per request even when a route depends on several of these (FastAPI caches each dependency
+    separately): a second one with the same verifier and the same token takes the first one's
+    claims.
     """
 
     def __init__(self, verifier_getter: VerifierGetter, *, required: bool, missing_detail: str) -> None:
