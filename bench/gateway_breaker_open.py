@@ -90,7 +90,7 @@ async def main() -> None:
             # Open: p99 through the edge, engine calls before/after; baseline GET /.well-known/jwks.json through the edge.
             # One client, one request at a time, on keep-alive connections of the lean load generator
             # (bench/lean_http.py: httpx's own CPU would otherwise show as latency here).
-            identify_request = lean_http.build_request("POST", g.edge_url() + g.IDENTIFY_PATH, files={"image": ("plant.jpg", image, "image/jpeg")})
+            identify_request = g.identify_request(g.edge_url(), image)
             baseline_request = lean_http.build_request("GET", g.edge_url() + BASELINE)
             identify_connection, baseline_connection = lean_http.Connection(g.edge_url()), lean_http.Connection(g.edge_url())
             for _ in range(20):

@@ -59,7 +59,7 @@ async def main() -> None:
     if not baseline_url:
         raise SystemExit("no baseline route: run in the bench profile (python -m devstack run --profile bench -- …)")
     image = g.noise_jpeg(args.size, seed=time.time_ns())
-    files = {"image": ("plant.jpg", image, "image/jpeg")}
+    files = g.image_files(image)
     targets = {
         "baseline via edge": g.edge_url() + "/bench/baseline/upload",
         "gateway via edge": g.edge_url() + g.IDENTIFY_PATH,

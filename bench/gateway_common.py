@@ -23,6 +23,8 @@ import httpx
 from devstack.processes import stop_popen
 from PIL import Image
 
+import lean_http
+
 IDENTIFY_PATH = "/api/v1/plant-identification/identify/"
 
 
@@ -89,8 +91,18 @@ def client(base_url: str, *, concurrency: int, timeout: float = 60.0) -> httpx.A
     return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout)
 
 
+def image_files(image: bytes) -> dict[str, tuple[str, bytes, str]]:
+    """The multipart form of an identification: one JPEG in the `image` field."""
+    return {"image": ("plant.jpg", image, "image/jpeg")}
+
+
 async def identify(http: httpx.AsyncClient, image: bytes, *, path: str = IDENTIFY_PATH) -> httpx.Response:
-    return await http.post(path, files={"image": ("plant.jpg", image, "image/jpeg")})
+    return await http.post(path, files=image_files(image))
+
+
+def identify_request(base_url: str, image: bytes) -> bytes:
+    """An identification of `image` at `base_url`, prebuilt for `lean_http` (encoded before any timing)."""
+    return lean_http.build_request("POST", base_url + IDENTIFY_PATH, files=image_files(image))
 
 
 def standin(path: str, body: Mapping[str, object] | None = None) -> dict:

@@ -27,10 +27,7 @@ PLANT_ID_S, PLANTNET_S = 0.4, 0.6
 
 def identify_requests(urls: list[str], images: list[bytes]) -> list[tuple[str, bytes]]:
     """One prebuilt request per image, alternating between the gateways (encoded before any timing)."""
-    return [
-        (urls[i % len(urls)], lean_http.build_request("POST", urls[i % len(urls)] + g.IDENTIFY_PATH, files={"image": ("plant.jpg", image, "image/jpeg")}))
-        for i, image in enumerate(images)
-    ]
+    return [(urls[i % len(urls)], g.identify_request(urls[i % len(urls)], image)) for i, image in enumerate(images)]
 
 
 async def burst(requests: list[tuple[str, bytes]]) -> tuple[float, dict, list[float]]:
@@ -82,9 +79,10 @@ async def main() -> None:
             g.standin_control("plantnet", delay_s=PLANTNET_S)
             seed = time.time_ns()
             for i, url in enumerate(urls):  # warm both processes (engine clients, JWKS, Redis pools)
-                for _, request in identify_requests([url], [g.small_jpeg(seed + 10_000 + i)]):
-                    answer = await lean_http.Connection(url).send(request)
-                    assert answer.status == 200, answer.body[:200]
+                connection = lean_http.Connection(url)
+                answer = await connection.send(g.identify_request(url, g.small_jpeg(seed + 10_000 + i)))
+                connection.close()
+                assert answer.status == 200, answer.body[:200]
             await burst(identify_requests(urls, [g.small_jpeg(seed + 20_000 + j) for j in range(args.callers // 2)]))
             single, identical_calls, distinct_walls, distinct_ratio, distinct_cpu = [], [], [], [], []
             for r in range(args.rounds):

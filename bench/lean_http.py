@@ -97,12 +97,18 @@ class Connection:
         self._reader = self._writer = None
 
 
+async def _warm_pool(url: str, request: bytes, connections: int) -> list[Connection]:
+    """`connections` connections, each opened and warmed up with one `request`."""
+    pool = [Connection(url) for _ in range(connections)]
+    await asyncio.gather(*(c.send(request) for c in pool))
+    return pool
+
+
 async def closed_loop(url: str, request: bytes, *, connections: int, requests: int) -> tuple[list[float], float, dict[int, int]]:
     """`connections` clients, each sending again as soon as it has its answer, `requests` in all.
 
     Returns (latencies in s, requests per second, status counts)."""
-    pool = [Connection(url) for _ in range(connections)]
-    await asyncio.gather(*(c.send(request) for c in pool))  # connect and warm up
+    pool = await _warm_pool(url, request, connections)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     remaining = requests
@@ -131,8 +137,7 @@ async def open_loop(url: str, request: bytes, *, connections: int, rate: float, 
     request's scheduled time, including any wait for a free connection (no coordinated omission).
     Returns (latencies in s, achieved rate in req/s, status counts)."""
     idle: asyncio.Queue[Connection] = asyncio.Queue()
-    pool = [Connection(url) for _ in range(connections)]
-    await asyncio.gather(*(c.send(request) for c in pool))
+    pool = await _warm_pool(url, request, connections)
     for c in pool:
         idle.put_nowait(c)
     latencies: list[float] = []

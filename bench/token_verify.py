@@ -491,12 +491,7 @@ async def in_process(jwk: dict[str, str], tokens: list[str], redis_url: str, req
 
     app = make_app(verifier, mirrored)
     trivial = asgi_caller(app, "/trivial", None)
-    reused = {
-        "reused": asgi_caller(app, "/auth", token),
-        "mirror-reused": asgi_caller(app, "/auth-mirror", token),
-        "unchecked-reused": asgi_caller(app, "/auth-unchecked", token),
-        "dependency": asgi_caller(app, "/dependency", token),
-    }
+    reused = {name: asgi_caller(app, PATHS[name], token) for name in ("reused", "mirror-reused", "unchecked-reused", "dependency")}
     assert await trivial() == 200 and all([await call() == 200 for call in reused.values()]), "the bench token was refused"
     for _ in range(300):
         await trivial()

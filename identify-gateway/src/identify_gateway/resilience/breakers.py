@@ -262,7 +262,7 @@ class EngineBreaker:
         finally:
             self._semaphore.release()
             if token is not None:  # cancelled, or refused before the call: free the probe for someone else
-                self._local_probe, self._probe_period = False, None
+                self._end_probe()
                 if token != LOCAL_PROBE:
                     self._in_background(self._release_probe(token))
 
@@ -338,7 +338,7 @@ class EngineBreaker:
 
     async def _flush_after_call(self, token: str | None) -> None:
         if token is not None:
-            self._local_probe, self._probe_period = False, None
+            self._end_probe()
         task = self._in_background(self._flush(None if token in (None, LOCAL_PROBE) else token))
         await asyncio.shield(task)  # a cancelled caller must not lose the outcome half-way
 
@@ -392,6 +392,9 @@ class EngineBreaker:
         self._set_local(shared.state, shared.fail_count, shared.success_count, shared.opened_at,
                         forced=shared.forced, forced_until=shared.forced_until, reason=shared.reason)
         return shared
+
+    def _end_probe(self) -> None:
+        self._local_probe, self._probe_period = False, None
 
     def _probing(self) -> bool:
         return self._local_probe and self._probe_period is not None and self._storage.state == pybreaker.STATE_HALF_OPEN
@@ -452,7 +455,7 @@ class EngineBreaker:
         """Close the circuit and clear counts and any forced opening (an operator's reset)."""
         self._set_local(pybreaker.STATE_CLOSED, 0, 0, None, forced=False, forced_until=None, reason=None, observed=False)
         self._storage.take_ops()
-        self._local_probe, self._probe_period = False, None
+        self._end_probe()
         try:
             raw = await self._reset_script(keys=[self._key, self._probe_key])
         except REDIS_ERRORS as exc:
